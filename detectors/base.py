@@ -1,0 +1,159 @@
+"""The small interface every detector shares, and the records that cross it.
+
+A detector is pure and deterministic: ``process(event, state, registry)`` returns the new state of
+the event's key and the findings, and does no I/O. The stream layer runs it inside a Faust agent;
+the replay command runs the very same object over files. It never sees Kafka.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from detectors.registry import Registry
+
+RED = "red"
+YELLOW = "yellow"
+REVIEW = "review"
+HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated input record with where it came from.
+
+    ``day`` is the calendar date of ``event_time`` at its own offset: the date a person reading
+    the record sees, and the one registry roles (dated ``YYYY-MM-DD``) are compared with.
+    """
+
+    feed: str
+    record: Mapping[str, Any]
+    ts: float
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+    @property
+    def event_id(self) -> str:
+        return self.record["event_id"]
+
+    @property
+    def day(self) -> str:
+        return self.record["event_time"][:10]
+
+    def ref(self, *fields: str) -> dict[str, Any]:
+        """The evidence entry for this record: topic, event_id and the fields that matter."""
+        record = self.record
+        return {
+            "topic": self.feed,
+            "event_id": record["event_id"],
+            "event_time": record["event_time"],
+            "fields": {name: record[name] for name in fields if name in record},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a detector found. ``basis`` identifies the finding (e.g. the triggering event ids):
+    the same basis always yields the same alert id, whatever run produced it."""
+
+    detector: str
+    detector_version: str
+    subject: str
+    severity: str
+    route: str
+    sector: str
+    action: str
+    score: float
+    summary: str
+    time: str
+    basis: tuple[str, ...]
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class ParameterError(ValueError):
+    """A detector was given a parameter it does not have, or one of the wrong type."""
+
+
+class Detector:
+    """Base of all detectors.
+
+    Subclasses set ``name``, ``feeds`` (the logical input feeds), ``key_kind`` (what the stream
+    partitions their input by, e.g. ``"payee"``), ``logic_version`` (bump when the logic
+    changes) and ``defaults`` (every parameter with its default value), and implement
+    :meth:`key` and :meth:`process`.
+    """
+
+    name: ClassVar[str]
+    feeds: ClassVar[frozenset[str]]
+    key_kind: ClassVar[str]
+    logic_version: ClassVar[int] = 1
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Whether process() keeps state per key (stateless detectors cost no state writes).
+    stateful: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ParameterError(
+                f"detector {self.name!r} has no parameter {unknown[0]!r} "
+                f"(it has: {', '.join(sorted(self.defaults)) or 'none'})"
+            )
+        merged = dict(self.defaults)
+        for key, value in params.items():
+            merged[key] = _coerce(self.name, key, self.defaults[key], value)
+        self.params: Mapping[str, Any] = merged
+        digest = hashlib.sha256(repr(sorted(merged.items())).encode()).hexdigest()[:8]
+        #: Changes when the logic or the effective parameters change.
+        self.version = f"{self.logic_version}.{digest}"
+
+    def key(self, event: Event) -> str | None:
+        """The key this event is processed under, or None when the detector ignores it."""
+        raise NotImplementedError
+
+    def process(
+        self, event: Event, state: Any, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        """Return the key's new state and the findings this event makes true."""
+        raise NotImplementedError
+
+    def finding(self, **fields: Any) -> Finding:
+        return Finding(detector=self.name, detector_version=self.version, **fields)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({params})"
+
+
+def _coerce(detector: str, key: str, default: Any, value: Any) -> Any:
+    """Check a parameter against its default's type (ints are accepted for floats)."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, tuple | list | frozenset):
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ParameterError(
+            f"detector {detector!r} parameter {key!r} must be {type(default).__name__}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as an RFC 3339 UTC time."""
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))

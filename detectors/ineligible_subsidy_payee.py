@@ -1,0 +1,99 @@
+"""ineligible_subsidy_payee: a work subsidy paid to an office holder of the paying body.
+
+The case (BRIEF.md): a village fire-drill work subsidy named cadre Luo as payee; the payment
+system checked the payee before the money moved, stopped the flow and sent it to the township
+inspectors. Fires on a ``work_subsidy`` payment (requested or executed) whose payee held
+``village_cadre`` or ``public_official`` in the payer on the payment's date. On a ``requested``
+payment the action is ``hold``: the money must not move. A former cadre (office ended before
+the payment) or an office in another body stays silent.
+
+>>> from detectors.registry import Registry
+>>> reg = Registry()
+>>> reg.apply({"record_type": "person", "person_id": "P-LUO", "roles": [{"role": "village_cadre",
+...     "org_id": "VC-001", "region": "330784", "start": "2021-01-01"}]})
+>>> pay = {"event_id": "pay-1", "event_time": "2026-05-14T09:30:00+08:00", "region": "330784",
+...     "status": "requested", "payer_id": "VC-001", "payee_id": "P-LUO", "payee_kind": "person",
+...     "purpose": "work_subsidy", "amount": 1200}
+>>> detector = IneligibleSubsidyPayee()
+>>> _, [finding] = detector.process(Event("payments", pay, 0.0), None, reg)
+>>> finding.severity, finding.action, finding.subject
+('red', 'hold', 'person:P-LUO')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.base import HOLD, RED, REVIEW, Detector, Event, Finding
+from detectors.registry import Registry
+
+
+class IneligibleSubsidyPayee(Detector):
+    name = "ineligible_subsidy_payee"
+    feeds = frozenset({"payments"})
+    key_kind = "payee"
+    logic_version = 1
+    defaults = {
+        "purposes": ("work_subsidy",),
+        "roles": ("village_cadre", "public_official"),
+    }
+
+    def key(self, event: Event) -> str | None:
+        record = event.record
+        if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
+            return record["payee_id"]
+        return None
+
+    def process(
+        self, event: Event, state: Any, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        return state, self.check(event, registry)
+
+    def check(self, event: Event, registry: Registry) -> list[Finding]:
+        """The findings for one payment; also what the synchronous pre-payment check asks."""
+        record = event.record
+        if self.key(event) is None:
+            return []
+        person = registry.person(record["payee_id"])
+        if person is None:
+            return []
+        offices = person.offices_in(record["payer_id"], event.day, self.params["roles"])
+        if not offices:
+            return []
+        held = ", ".join(sorted({o.role for o in offices}))
+        requested = record["status"] == "requested"
+        return [
+            self.finding(
+                subject=f"person:{person.person_id}",
+                severity=RED,
+                route="discipline_inspection",
+                sector="public_payments",
+                action=HOLD if requested else REVIEW,
+                score=1.0,
+                summary=(
+                    f"{record['purpose']} payment {record['event_id']} of {record['amount']} yuan "
+                    f"({record['status']}) names payee {person.person_id}, who holds {held} "
+                    f"in the paying body {record['payer_id']}"
+                ),
+                time=record["event_time"],
+                basis=(record["event_id"],),
+                evidence={
+                    "records": [
+                        event.ref("status", "payer_id", "payee_id", "purpose", "amount", "region")
+                    ],
+                    "registry_links": [
+                        {
+                            "person_id": person.person_id,
+                            "role": o.role,
+                            "org_id": o.org_id,
+                            "start": o.start,
+                            "end": o.end,
+                        }
+                        for o in offices
+                    ],
+                    "observed": f"payee holds {held} in payer {record['payer_id']} on {event.day}",
+                    "threshold": "payee holds none of " + ", ".join(self.params["roles"])
+                    + " in the payer on the payment date",
+                },
+            )
+        ]

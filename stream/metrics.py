@@ -1,0 +1,58 @@
+"""The worker's Prometheus metrics, on a registry of its own (one per app, so tests can run
+several apps in one process). Label values are bounded: topics, reason codes, detectors,
+severities; never a person or record id."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600,
+                   6 * 3600, 86400, 7 * 86400, 30 * 86400)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records_in = Counter(
+            "sunlight_records_in", "Input records read, per topic", ["topic"], registry=r)
+        self.records_rejected = Counter(
+            "sunlight_records_rejected",
+            "Input records sent to dead-letters, per topic and reason code",
+            ["topic", "reason"], registry=r)
+        self.duplicates_dropped = Counter(
+            "sunlight_duplicates_dropped",
+            "Input records whose event_id was already processed, per feed and stage",
+            ["feed", "stage"], registry=r)
+        self.events_processed = Counter(
+            "sunlight_events_processed",
+            "Events run through the detectors, per feed and stage", ["feed", "stage"], registry=r)
+        self.alerts = Counter(
+            "sunlight_alerts", "Alerts published, per detector and severity",
+            ["detector", "severity", "action"], registry=r)
+        self.detector_errors = Counter(
+            "sunlight_detector_errors",
+            "Events a detector raised on (the event goes to dead-letters)", ["detector"],
+            registry=r)
+        self.event_to_alert = Histogram(
+            "sunlight_event_to_alert_seconds",
+            "From the event's event_time to its alert being published", ["detector"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.ingest_to_alert = Histogram(
+            "sunlight_ingest_to_alert_seconds",
+            "From the worker reading the input record to its alert being published",
+            ["detector"], buckets=LATENCY_BUCKETS, registry=r)
+        self.consumer_lag = Gauge(
+            "sunlight_consumer_lag_messages",
+            "Messages not yet read on this worker's assigned partitions, per topic", ["topic"],
+            registry=r)
+        self.last_event_time = Gauge(
+            "sunlight_last_record_timestamp_seconds",
+            "Wall-clock time a record of this topic was last read (feed silence)", ["topic"],
+            registry=r)
+        self.registry_records = Gauge(
+            "sunlight_registry_records", "People and companies in this worker's registry view",
+            ["record_type"], registry=r)
+        self.registry_ready = Gauge(
+            "sunlight_registry_ready",
+            "1 once the registry view has caught up with the topic's end at start", registry=r)

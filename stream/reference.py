@@ -1,0 +1,97 @@
+"""The registry view: every worker reads the whole compacted ``registry`` topic into memory.
+
+Why not a Faust GlobalTable: with several workers it can loop in recovery (faust #283), and a
+RocksDB table read sees only the event's partition. Reference data is small enough to hold whole
+and is read far more than written, so each worker keeps its own complete copy, fed by a plain
+consumer that is assigned every partition (no consumer group): the design of Kafka Streams'
+global tables. The compacted topic is the durable state; a restarted worker reads it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from detectors.registry import Registry
+from schemas import RecordError, decode
+from stream.config import Settings
+from stream.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class RegistryView:
+    """Keeps ``registry`` (a :class:`detectors.registry.Registry`) in step with the topic.
+
+    Invalid records are skipped here: the ingest agent on the same topic dead-letters and
+    counts them once per record rather than once per worker.
+    """
+
+    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.registry = Registry()
+        self.ready = asyncio.Event()
+        self.applied = 0
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            if key is not None:
+                self.registry.delete(key.decode("utf-8", "replace"))
+            return
+        try:
+            record = decode("registry", value, self.settings.max_record_bytes)
+        except RecordError:
+            return
+        self.registry.apply(record)
+        self.applied += 1
+
+    async def run(self) -> None:
+        topic = self.settings.topic("registry")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self.settings.kafka_security,
+        )
+        await consumer.start()
+        try:
+            partitions = None
+            while not partitions:
+                # A group-less consumer's metadata covers only assigned topics: ask the cluster.
+                metadata = await consumer._client.fetch_all_metadata()
+                partitions = metadata.partitions_for_topic(topic)
+                if not partitions:
+                    log.warning("registry topic %s not found yet; waiting", topic)
+                    await asyncio.sleep(1.0)
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            pending = {tp for tp, offset in end.items() if offset > 0}
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for messages in batches.values():
+                    for message in messages:
+                        self.apply(message.key, message.value)
+                for tp in list(pending):
+                    if await consumer.position(tp) >= end[tp]:
+                        pending.discard(tp)
+                if not pending:
+                    self._set_ready()
+                self._export()
+        finally:
+            await consumer.stop()
+
+    def _set_ready(self) -> None:
+        if not self.ready.is_set():
+            log.info("registry view ready: %d people, %d companies",
+                     len(self.registry.people), len(self.registry.companies))
+            self.ready.set()
+            self.metrics.registry_ready.set(1)
+
+    def _export(self) -> None:
+        self.metrics.registry_records.labels("person").set(len(self.registry.people))
+        self.metrics.registry_records.labels("company").set(len(self.registry.companies))

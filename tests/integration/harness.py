@@ -1,0 +1,172 @@
+"""Real parts for integration tests: topics on the real broker, worker processes, producers
+and consumers. Each test world gets a topic prefix of its own, so tests never see each other."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer
+
+from stream.config import Settings
+from stream.topics import create_topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class World:
+    """One isolated deployment on the shared broker: its own topic prefix and consumer group."""
+
+    def __init__(self, bootstrap: str, tmp: Path, partitions: dict[str, int] | None = None,
+                 internal_partitions: int = 4) -> None:
+        self.prefix = f"t{uuid.uuid4().hex[:10]}-"
+        self.bootstrap = bootstrap
+        self.tmp = tmp
+        self.settings = Settings(bootstrap_servers=bootstrap, topic_prefix=self.prefix,
+                                 partitions=internal_partitions)
+        create_topics(self.settings, partitions or {})
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+        self.workers: list[WorkerProcess] = []
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def produce(self, feed: str, value: bytes | dict[str, Any] | None,
+                key: bytes | str | None = None) -> None:
+        if isinstance(value, dict):
+            value = orjson.dumps(value)
+        if isinstance(key, str):
+            key = key.encode()
+        self.producer.send(self.topic(feed), key=key, value=value)
+
+    def flush(self) -> None:
+        self.producer.flush()
+
+    def start_worker(self, **env: str) -> WorkerProcess:
+        worker = WorkerProcess(self, len(self.workers), env)
+        self.workers.append(worker)
+        return worker
+
+    def read(self, topic: str, expect: int, timeout: float = 60.0,
+             settle: float = 3.0) -> list[dict[str, Any]]:
+        """Every record on ``topic``: wait until ``expect`` arrived, then ``settle`` seconds
+        more so that extra (unexpected) records are seen too."""
+        consumer = KafkaConsumer(self.topic(topic), bootstrap_servers=self.bootstrap,
+                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                 consumer_timeout_ms=500)
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        try:
+            while True:
+                for message in consumer:
+                    record = orjson.loads(message.value)
+                    record["_key"] = message.key.decode() if message.key else None
+                    out.append(record)
+                now = time.monotonic()
+                if len(out) >= expect and settle_until is None:
+                    settle_until = now + settle
+                if (settle_until is not None and now >= settle_until) or now >= deadline:
+                    return out
+        finally:
+            consumer.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.producer.close()
+
+
+class WorkerProcess:
+    """``sunlight worker`` as a real OS process."""
+
+    def __init__(self, world: World, index: int, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.log_path = world.tmp / f"worker-{world.prefix}{index}.log"
+        full_env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": world.bootstrap,
+            "SUNLIGHT_TOPIC_PREFIX": world.prefix,
+            "SUNLIGHT_PARTITIONS": str(world.settings.partitions),
+            "SUNLIGHT_WEB_PORT": str(self.port),
+            "SUNLIGHT_DATA_DIR": str(world.tmp / f"data-{index}"),
+            "SUNLIGHT_DETECTORS_FILE": str(ROOT / "detectors.yaml"),
+            **env,
+        }
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"],
+                                        cwd=ROOT, env=full_env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited {self.process.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(self.url("/readyz"), timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"worker not ready after {timeout}s:\n{self.tail()}")
+
+    def metrics(self) -> dict[str, float]:
+        """The worker's /metrics as {'name{labels}': value}."""
+        body = urllib.request.urlopen(self.url("/metrics"), timeout=5).read().decode()
+        samples = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                samples[name] = float(value)
+        return samples
+
+    def wait_metric(self, name: str, at_least: float, timeout: float = 60.0) -> float:
+        deadline = time.monotonic() + timeout
+        value = 0.0
+        while time.monotonic() < deadline:
+            try:
+                value = self.metrics().get(name, 0.0)
+            except OSError:
+                value = 0.0
+            if value >= at_least:
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"{name} = {value}, expected >= {at_least}\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        self.log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def by_id(alerts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {a["id"]: a for a in alerts}
