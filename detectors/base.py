@@ -111,14 +111,40 @@ class Detector:
         self.version = f"{self.logic_version}.{digest}"
 
     def key(self, event: Event) -> str | None:
-        """The key this event is processed under, or None when the detector ignores it."""
+        """The key this event is processed under, or None when the detector ignores it.
+        Detectors that fan one record out to several keys override :meth:`keys` instead."""
         raise NotImplementedError
 
+    def keys(self, event: Event) -> tuple[str, ...]:
+        """Every key this event is processed under (an award names several key personnel)."""
+        key = self.key(event)
+        return () if key is None else (key,)
+
     def process(
-        self, event: Event, state: Any, registry: Registry
+        self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        """Return the key's new state and the findings this event makes true."""
+        """Return the key's new state and the findings this event makes true.
+
+        ``state`` is None for a new key and must stay JSON-serialisable and small (it is
+        checkpointed to a Kafka changelog): prune what no window can need any more."""
         raise NotImplementedError
+
+    def is_late(self, event: Event, key: str, state: Any) -> bool:
+        """True when the event belongs to a window already judged: the runner counts and logs
+        it (per detector) and does not apply it."""
+        return False
+
+    def due(self, state: Any) -> float | None:
+        """The event time (epoch seconds) at which :meth:`advance` must next run for this key,
+        e.g. a week's end plus the allowed lateness; None when nothing is pending."""
+        return None
+
+    def advance(
+        self, key: str, state: Any, watermark: float, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        """Judge what is complete now that event time has reached ``watermark`` (the largest
+        event time the runner has seen). Called when ``watermark >= due(state)``."""
+        return state, []
 
     def finding(self, **fields: Any) -> Finding:
         return Finding(detector=self.name, detector_version=self.version, **fields)

@@ -15,7 +15,7 @@ the payment) or an office in another body stays silent.
 ...     "status": "requested", "payer_id": "VC-001", "payee_id": "P-LUO", "payee_kind": "person",
 ...     "purpose": "work_subsidy", "amount": 1200}
 >>> detector = IneligibleSubsidyPayee()
->>> _, [finding] = detector.process(Event("payments", pay, 0.0), None, reg)
+>>> _, [finding] = detector.process(Event("payments", pay, 0.0), "P-LUO", None, reg)
 >>> finding.severity, finding.action, finding.subject
 ('red', 'hold', 'person:P-LUO')
 """
@@ -45,7 +45,7 @@ class IneligibleSubsidyPayee(Detector):
         return None
 
     def process(
-        self, event: Event, state: Any, registry: Registry
+        self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
         return state, self.check(event, registry)
 

@@ -24,10 +24,12 @@ import faust
 import orjson
 from faust.sensors.prometheus import setup_prometheus_sensors
 
-from detectors.base import Detector, Event
+from detectors.base import Detector, Event, Finding
 from detectors.findings import to_cloudevent
+from detectors.runner import Runner
+from schemas import RecordError
 from stream.config import INPUT_TOPICS, Settings
-from stream.ingest import Rejected, ingest
+from stream.ingest import Rejected, dead_letter, ingest
 from stream.metrics import Metrics
 from stream.privacy import mask
 from stream.reference import RegistryView
@@ -69,6 +71,17 @@ class Sunlight:
         for detector in detectors:
             for feed in detector.feeds:
                 self.kinds[detector.key_kind][feed].append(detector)
+        self.tables = {
+            # One table per kind for "seen" markers, detector state and pending windows, so
+            # all three share a changelog partition.
+            kind: self.app.Table(f"state-{kind}", default=None, partitions=settings.partitions,
+                                 key_type=str, value_type=None)
+            for kind in self.kinds
+        }
+        self.runners = {
+            kind: Runner(by_feed, self.tables[kind], self.view.registry)
+            for kind, by_feed in self.kinds.items()
+        }
         self.keyed_topics = {
             kind: self.app.topic(
                 settings.topic(f"{settings.app_id}-keyed-{kind}"),
@@ -91,7 +104,7 @@ class Sunlight:
         topic_name = settings.topic(feed)
         topic = self.app.topic(topic_name, key_serializer="raw", value_serializer="raw")
         routes = [
-            (self.keyed_topics[kind], by_feed[feed])
+            (self.keyed_topics[kind], self.runners[kind])
             for kind, by_feed in self.kinds.items()
             if feed in by_feed
         ]
@@ -114,17 +127,16 @@ class Sunlight:
                 if not routes:
                     continue
                 envelope = None
-                for keyed_topic, detectors in routes:
-                    key = next((k for d in detectors if (k := d.key(result)) is not None), None)
-                    if key is None:
-                        continue
-                    if envelope is None:
-                        envelope = orjson.dumps({
-                            "feed": feed, "topic": message.topic,
-                            "partition": message.partition, "offset": message.offset,
-                            "ts": result.ts, "ingest_ts": time.time(), "record": result.record,
-                        })
-                    await keyed_topic.send(key=key.encode(), value=envelope)
+                for keyed_topic, runner in routes:
+                    for key in runner.route(result):
+                        if envelope is None:
+                            envelope = orjson.dumps({
+                                "feed": feed, "topic": message.topic,
+                                "partition": message.partition, "offset": message.offset,
+                                "ts": result.ts, "ingest_ts": time.time(),
+                                "record": result.record,
+                            })
+                        await keyed_topic.send(key=key.encode(), value=envelope)
 
         self.app.agent(topic, name=f"ingest-{feed}")(ingest_agent)
 
@@ -142,61 +154,49 @@ class Sunlight:
 
     # -- detect ---------------------------------------------------------------------------
     def _keyed_agent(self, kind: str) -> None:
-        settings, metrics, view = self.settings, self.metrics, self.view
-        by_feed = self.kinds[kind]
+        metrics, view, runner = self.metrics, self.view, self.runners[kind]
         stage = f"keyed-{kind}"
-        # One table for "seen" markers and detector state, so both share a changelog partition.
-        state = self.app.Table(
-            f"state-{kind}", default=None, partitions=settings.partitions,
-            key_type=str, value_type=None)
 
         async def keyed_agent(stream: Any) -> None:
             await view.ready.wait()  # never judge a payment against a half-loaded registry
             async for kafka_event in stream.events():
-                envelope = orjson.loads(kafka_event.message.value)
-                feed, record = envelope["feed"], envelope["record"]
-                seen_key = f"seen|{feed}|{record['event_id']}"
-                if state.get(seen_key) is not None:
-                    metrics.duplicates_dropped.labels(feed, stage).inc()
+                message = kafka_event.message
+                envelope = orjson.loads(message.value)
+                key = message.key.decode()
+                event = Event(envelope["feed"], envelope["record"], envelope["ts"],
+                              envelope["topic"], envelope["partition"], envelope["offset"])
+                outcome = runner.handle(event, key, message.partition)
+                if outcome.duplicate:
+                    metrics.duplicates_dropped.labels(event.feed, stage).inc()
                     continue
-                event = Event(feed, record, envelope["ts"], envelope["topic"],
-                              envelope["partition"], envelope["offset"])
-                for detector in by_feed[feed]:
-                    await self._run_detector(detector, event, state, envelope["ingest_ts"])
-                state[seen_key] = event.ts
-                metrics.events_processed.labels(feed, stage).inc()
+                for name in outcome.late:
+                    metrics.late_records.labels(name).inc()
+                    log.warning("late record %s for %s: its window was already judged",
+                                event.event_id, name)
+                for name, exc in outcome.errors:
+                    log.error("detector %s failed on %s: %r", name, event.event_id, exc)
+                    metrics.detector_errors.labels(name).inc()
+                    await self._dead_letter(_detector_failure(name, event, exc), event.topic)
+                for finding in outcome.findings:
+                    await self._publish(finding, event, envelope["ingest_ts"])
+                runner.mark_seen(event, key)
+                metrics.events_processed.labels(event.feed, stage).inc()
 
         self.app.agent(self.keyed_topics[kind], name=f"detect-{kind}")(keyed_agent)
 
-    async def _run_detector(
-        self, detector: Detector, event: Event, state: Any, ingest_ts: float
-    ) -> None:
-        key = detector.key(event)
-        if key is None:
-            return
-        state_key = f"state|{detector.name}|{key}"
-        try:
-            old = state.get(state_key) if detector.stateful else None
-            new, findings = detector.process(event, old, self.view.registry)
-        except Exception as exc:  # a detector bug must not stop the stream or lose the event
-            log.exception("detector %s failed on %s", detector.name, event.event_id)
-            self.metrics.detector_errors.labels(detector.name).inc()
-            await self._dead_letter(_detector_failure(detector, event, exc), event.topic)
-            return
-        if detector.stateful and new != old:
-            state[state_key] = new
-        for finding in findings:
-            alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
-            future = await self.alerts_topic.send(
-                key=finding.subject.encode(), value=orjson.dumps(alert))
-            await future
-            now = time.time()
-            labels = (finding.detector,)
-            self.metrics.alerts.labels(finding.detector, finding.severity, finding.action).inc()
-            self.metrics.event_to_alert.labels(*labels).observe(max(0.0, now - event.ts))
-            self.metrics.ingest_to_alert.labels(*labels).observe(max(0.0, now - ingest_ts))
-            log.info("alert %s %s %s on %s", alert["id"], finding.detector, finding.severity,
-                     mask(finding.subject, self.settings.mask_person_ids))
+    async def _publish(self, finding: Finding, event: Event, ingest_ts: float) -> None:
+        alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
+        # Confirmed by the broker before the event is marked seen: see the module docstring.
+        future = await self.alerts_topic.send(key=finding.subject.encode(),
+                                              value=orjson.dumps(alert))
+        await future
+        now = time.time()
+        detector = finding.detector
+        self.metrics.alerts.labels(detector, finding.severity, finding.action).inc()
+        self.metrics.event_to_alert.labels(detector).observe(max(0.0, now - event.ts))
+        self.metrics.ingest_to_alert.labels(detector).observe(max(0.0, now - ingest_ts))
+        log.info("alert %s %s %s on %s", alert["id"], detector, finding.severity,
+                 mask(finding.subject, self.settings.mask_person_ids))
 
     # -- web, timers ----------------------------------------------------------------------
     def _web_and_timers(self) -> None:
@@ -235,13 +235,9 @@ class Sunlight:
                 metrics.consumer_lag.labels(topic).set(value)
 
 
-def _detector_failure(detector: Detector, event: Event, exc: Exception) -> Rejected:
-    from schemas import RecordError
-    from stream.ingest import dead_letter
-
+def _detector_failure(name: str, event: Event, exc: Exception) -> Rejected:
     err = RecordError("detector_error",
-                      f"detector {detector.name} failed on this record: "
-                      f"{type(exc).__name__}: {exc}")
+                      f"detector {name} failed on this record: {type(exc).__name__}: {exc}")
     raw = orjson.dumps(event.record)
     return Rejected(err.code, err.reason,
                     dead_letter(err, raw, None, event.topic, event.partition, event.offset))

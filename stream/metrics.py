@@ -34,6 +34,10 @@ class Metrics:
             "sunlight_detector_errors",
             "Events a detector raised on (the event goes to dead-letters)", ["detector"],
             registry=r)
+        self.late_records = Counter(
+            "sunlight_late_records",
+            "Records later than a detector's allowed lateness (window already judged)",
+            ["detector"], registry=r)
         self.event_to_alert = Histogram(
             "sunlight_event_to_alert_seconds",
             "From the event's event_time to its alert being published", ["detector"],

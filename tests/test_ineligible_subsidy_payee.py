@@ -11,6 +11,7 @@ from detectors.registry import Registry
 from schemas import validate
 
 VILLAGE, OTHER = "VC-330784-001", "VC-330784-002"
+KEY = "payee"  # stateless: the key is not used
 
 
 @pytest.fixture()
@@ -37,7 +38,7 @@ def payment(payee: str, *, payer: str = VILLAGE, purpose: str = "work_subsidy",
 
 
 def test_requested_work_subsidy_to_cadre_is_held(registry: Registry) -> None:
-    state, findings = IneligibleSubsidyPayee().process(payment("P-LUO"), None, registry)
+    state, findings = IneligibleSubsidyPayee().process(payment("P-LUO"), KEY, None, registry)
     assert state is None
     [finding] = findings
     assert (finding.severity, finding.action, finding.route) == ("red", "hold",
@@ -55,7 +56,7 @@ def test_requested_work_subsidy_to_cadre_is_held(registry: Registry) -> None:
 
 def test_executed_payment_to_official_is_reviewed(registry: Registry) -> None:
     _, [finding] = IneligibleSubsidyPayee().process(
-        payment("P-OFFICIAL", status="executed"), None, registry)
+        payment("P-OFFICIAL", status="executed"), KEY, None, registry)
     assert (finding.severity, finding.action) == ("red", "review")
 
 
@@ -68,11 +69,11 @@ def test_executed_payment_to_official_is_reviewed(registry: Registry) -> None:
     payment("P-OFFICIAL", day="2023-06-01"),          # before the office began
 ], ids=["former-cadre", "welfare", "other-body", "villager", "unknown", "before-office"])
 def test_near_misses_stay_silent(registry: Registry, event: Event) -> None:
-    assert IneligibleSubsidyPayee().process(event, None, registry) == (None, [])
+    assert IneligibleSubsidyPayee().process(event, KEY, None, registry) == (None, [])
 
 
 def test_office_ending_on_the_payment_day_still_counts(registry: Registry) -> None:
-    _, findings = IneligibleSubsidyPayee().process(payment("P-FORMER", day="2025-12-31"), None,
+    _, findings = IneligibleSubsidyPayee().process(payment("P-FORMER", day="2025-12-31"), KEY, None,
                                                     registry)
     assert len(findings) == 1
 
@@ -80,15 +81,15 @@ def test_office_ending_on_the_payment_day_still_counts(registry: Registry) -> No
 def test_parameters_change_behaviour_and_version(registry: Registry) -> None:
     wider = IneligibleSubsidyPayee(purposes=["work_subsidy", "welfare_subsidy"])
     assert wider.version != IneligibleSubsidyPayee().version
-    _, findings = wider.process(payment("P-LUO", purpose="welfare_subsidy"), None, registry)
+    _, findings = wider.process(payment("P-LUO", purpose="welfare_subsidy"), KEY, None, registry)
     assert len(findings) == 1
 
 
 def test_alert_is_a_valid_cloudevent_with_a_deterministic_id(registry: Registry) -> None:
     detector = IneligibleSubsidyPayee()
-    _, [first] = detector.process(payment("P-LUO"), None, registry)
-    _, [again] = IneligibleSubsidyPayee().process(payment("P-LUO"), None, registry)
-    _, [other] = detector.process(payment("P-LUO", event_id="pay-2"), None, registry)
+    _, [first] = detector.process(payment("P-LUO"), KEY, None, registry)
+    _, [again] = IneligibleSubsidyPayee().process(payment("P-LUO"), KEY, None, registry)
+    _, [other] = detector.process(payment("P-LUO", event_id="pay-2"), KEY, None, registry)
     assert alert_id(first) == alert_id(again) != alert_id(other)
     alert = to_cloudevent(first)
     validate("alert", alert)
