@@ -1,0 +1,131 @@
+"""The simulated province: villages, people (with offices), companies, hospitals, projects, and
+the normal traffic of each feed. Scenarios draw their actors from here."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """A record to release at event time ``at``; ``label`` is the finding it should cause (on
+    the record that completes a case), ``count`` the counter it adds to (e.g. ``case:x``)."""
+
+    at: datetime
+    feed: str
+    record: dict[str, Any]
+    label: dict[str, Any] | None = None
+    count: str | None = None
+
+
+# Zhejiang county codes: Yongkang, Yuhang, Liandu (Lishui), Yuecheng (Shaoxing), Jiande, Anji.
+REGIONS = ("330784", "330110", "331102", "330602", "330182", "330523")
+
+
+class World:
+    def __init__(self, seed: int = 7, people: int = 2_000, villages_per_region: int = 8) -> None:
+        rng = random.Random(f"world-{seed}")
+        self.villages = [f"VC-{r}-{i:03d}" for r in REGIONS for i in range(villages_per_region)]
+        self.region_of = {v: v.split("-")[1] for v in self.villages}
+        #: (person, village) pools; "ordinary" people hold no office anywhere.
+        self.cadres: list[tuple[str, str]] = []
+        self.former: list[tuple[str, str]] = []
+        self.officials: list[tuple[str, str]] = []
+        self.ordinary: list[tuple[str, str]] = []
+        self.people: dict[str, dict[str, Any]] = {}
+        self.companies: dict[str, dict[str, Any]] = {}
+        for i in range(people):
+            pid = f"P-{i:07d}"
+            village = self.villages[i % len(self.villages)]
+            region = self.region_of[village]
+            roles: list[dict[str, Any]] = []
+            share = rng.random()
+            if share < 0.04:
+                roles.append({"role": "village_cadre", "org_id": village, "region": region,
+                              "start": "2021-01-01"})
+                self.cadres.append((pid, village))
+            elif share < 0.06:
+                roles.append({"role": "village_cadre", "org_id": village, "region": region,
+                              "start": "2018-01-01", "end": "2025-12-31"})
+                self.former.append((pid, village))
+            elif share < 0.07:
+                roles.append({"role": "public_official", "org_id": village, "region": region,
+                              "start": "2022-03-01"})
+                self.officials.append((pid, village))
+            else:
+                self.ordinary.append((pid, village))
+            self.people[pid] = {"record_type": "person", "person_id": pid, "name": f"Person {i}",
+                                "roles": roles, "relatives": [], "integrity_flags": []}
+        self.plain_companies = []
+        for i in range(60):
+            cid = f"C-{i:05d}"
+            owner = self.ordinary[rng.randrange(len(self.ordinary))][0]
+            self.companies[cid] = {"record_type": "company", "company_id": cid,
+                                   "name": f"Company {i}", "legal_rep_id": owner,
+                                   "shareholder_ids": [owner], "region": REGIONS[i % 6]}
+            self.plain_companies.append(cid)
+        self.hospitals = [f"H-{r}-{i}" for r in REGIONS for i in range(2)]
+        self.drugs = [f"XB{i:05d}" for i in range(40)]
+        self.projects = [f"PRJ-{r}-{i:04d}" for r in REGIONS for i in range(10)]
+
+    def registry_records(self) -> list[dict[str, Any]]:
+        return [*self.people.values(), *self.companies.values()]
+
+    @staticmethod
+    def base(event_id: str, ts: datetime, region: str) -> dict[str, Any]:
+        return {"event_id": event_id, "event_time": ts.isoformat(timespec="seconds"),
+                "region": region}
+
+    def payment(self, event_id: str, ts: datetime, payer: str, payee: str, purpose: str,
+                status: str, amount: float, **extra: Any) -> dict[str, Any]:
+        record = self.base(event_id, ts, self.region_of.get(payer, payer.split("-")[1]))
+        record.update({"status": status, "payer_id": payer, "payee_id": payee,
+                       "payee_kind": "person", "purpose": purpose, "amount": amount, **extra})
+        return record
+
+    def normal(self, rng: random.Random, n: str, ts: datetime) -> Emit:
+        """One record of ordinary traffic, which no detector may alert on."""
+        roll = rng.random()
+        if roll < 0.40:
+            project = rng.choice(self.projects)
+            person, _ = rng.choice(self.ordinary)
+            record = self.base(f"att-{n}", ts, project.split("-")[1])
+            record.update({"kind": rng.choice(("check_in", "check_out")), "project_id": project,
+                           "site_id": f"S-{project}", "person_id": person,
+                           "company_id": rng.choice(self.plain_companies)})
+            return Emit(ts, "attendance", record)
+        if roll < 0.65:
+            payer = rng.choice(self.villages)
+            person, _ = rng.choice(self.ordinary)
+            purpose = rng.choices(("work_subsidy", "welfare_subsidy", "wages", "materials",
+                                   "services", "other"), (4, 3, 2, 1, 1, 1))[0]
+            record = self.payment(f"pay-{n}", ts, payer, person, purpose,
+                                  rng.choice(("requested", "executed")),
+                                  round(rng.lognormvariate(7, 0.6), 2))
+            return Emit(ts, "payments", record)
+        if roll < 0.90:
+            hospital = rng.choice(self.hospitals)
+            record = self.base(f"rx-{n}", ts, hospital.split("-")[1])
+            if rng.random() < 0.2:
+                record.update({"kind": "purchase", "hospital_id": hospital,
+                               "drug_code": rng.choice(self.drugs),
+                               "quantity": rng.randint(50, 500), "unit_price": 12.5,
+                               "supplier_id": rng.choice(self.plain_companies)})
+            else:
+                record.update({"kind": "prescription", "hospital_id": hospital,
+                               "drug_code": rng.choice(self.drugs),
+                               "quantity": rng.randint(1, 5),
+                               "doctor_id": f"D-{hospital}-{rng.randrange(30):02d}",
+                               "patient_ref": f"pt-{rng.randrange(10**8):08d}"})
+            return Emit(ts, "prescriptions", record)
+        project = rng.choice(self.projects)
+        record = self.base(f"bid-{n}", ts, project.split("-")[1])
+        record.update({"stage": "bid", "project_id": project,
+                       "buyer_id": rng.choice(self.villages),
+                       "category": rng.choice(("works", "goods", "services")),
+                       "amount": round(rng.uniform(1e5, 1e6), 2),
+                       "bidder_id": rng.choice(self.plain_companies)})
+        return Emit(ts, "bids", record)
