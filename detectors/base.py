@@ -38,19 +38,26 @@ class Event:
 
     @property
     def event_id(self) -> str:
-        return self.record["event_id"]
+        # Alerts read back (feed "alerts") are identified by their CloudEvent id.
+        record = self.record
+        return record["event_id"] if "event_id" in record else record["id"]
+
+    @property
+    def time(self) -> str:
+        record = self.record
+        return record["event_time"] if "event_time" in record else record["time"]
 
     @property
     def day(self) -> str:
-        return self.record["event_time"][:10]
+        return self.time[:10]
 
     def ref(self, *fields: str) -> dict[str, Any]:
         """The evidence entry for this record: topic, event_id and the fields that matter."""
         record = self.record
         return {
             "topic": self.feed,
-            "event_id": record["event_id"],
-            "event_time": record["event_time"],
+            "event_id": self.event_id,
+            "event_time": self.time,
             "fields": {name: record[name] for name in fields if name in record},
         }
 

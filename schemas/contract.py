@@ -38,7 +38,8 @@ __all__ = [
     "validate",
 ]
 
-FEEDS = ("bids", "attendance", "prescriptions", "payments", "registry", "alert-dispositions")
+FEEDS = ("bids", "attendance", "prescriptions", "payments", "registry", "alert-dispositions",
+         "alerts")  # alerts: Sunlight's own output, read back by second-line detectors
 
 RECORD_TYPES = (
     "bid",
@@ -60,6 +61,7 @@ FEED_RECORD_TYPES: dict[str, tuple[str, ...]] = {
     "payments": ("payment",),
     "registry": ("registry-person", "registry-company"),
     "alert-dispositions": ("disposition",),
+    "alerts": ("alert",),
 }
 
 #: Every value RecordError.code can take.
@@ -359,6 +361,7 @@ _FEED_CHECKS = {
     "payments": _COMPILED["payment"],
     "registry": (_NOTHING_REQUIRED, _check_registry, None),
     "alert-dispositions": _COMPILED["disposition"],
+    "alerts": _COMPILED["alert"],
 }
 if tuple(_FEED_CHECKS) != FEEDS:  # pragma: no cover
     raise RuntimeError("_FEED_CHECKS out of step with FEEDS")

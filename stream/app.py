@@ -28,7 +28,7 @@ from detectors.base import Detector, Event, Finding
 from detectors.findings import to_cloudevent
 from detectors.runner import Runner
 from schemas import RecordError
-from stream.config import INPUT_TOPICS, Settings
+from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
 from stream.ingest import Rejected, dead_letter, ingest
 from stream.metrics import Metrics
 from stream.privacy import mask
@@ -94,6 +94,9 @@ class Sunlight:
         }
         for feed in INPUT_TOPICS:
             self._ingest_agent(feed)
+        for feed in FEEDBACK_FEEDS:
+            if any(feed in by_feed for by_feed in self.kinds.values()):
+                self._ingest_agent(feed)
         for kind in self.kinds:
             self._keyed_agent(kind)
         self._web_and_timers()

@@ -20,6 +20,8 @@ INPUT_TOPICS: dict[str, str] = {
     "alert-dispositions": "alert-dispositions",
 }
 OUTPUT_TOPICS: dict[str, str] = {"alerts": "alerts", "dead-letters": "dead-letters"}
+#: Output topics that second-line detectors (escalation) read back as input feeds.
+FEEDBACK_FEEDS = ("alerts",)
 
 ROOT = Path(__file__).resolve().parent.parent
 

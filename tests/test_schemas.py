@@ -47,6 +47,7 @@ BASE_EXAMPLE = {
     "payments": "payment.work-subsidy-requested",
     "registry": "registry-person.village-cadre",
     "alert-dispositions": "disposition.confirmed",
+    "alerts": "alert.ineligible-subsidy-payee",
 }
 TYPED = {
     "bid": R.Bid,
@@ -305,9 +306,11 @@ def test_default_limit_is_one_mebibyte():
 TIME_FIELD = {feed: ("event_time",) for feed in FEEDS}
 TIME_FIELD["registry"] = ("roles", 0, "start")  # reference data: dates, no event_time
 TIME_FIELD["alert-dispositions"] = ("decided_at",)
+TIME_FIELD["alerts"] = ("time",)
 ID_FIELD = {feed: ("event_id",) for feed in FEEDS}
 ID_FIELD["registry"] = ("person_id",)
 ID_FIELD["alert-dispositions"] = ("alert_id",)
+ID_FIELD["alerts"] = ("id",)
 
 BAD = [
     # every feed: its id missing, its time without offset / not a calendar time / absurd year
@@ -338,11 +341,11 @@ BAD = [
     *[(f, "time_not_string", TIME_FIELD[f], 1778722200, "wrong_type") for f in FEEDS],
     *[
         (f, "missing_region", ("region",), DELETE, "missing_field")
-        for f in FEEDS if f not in ("registry", "alert-dispositions")
+        for f in FEEDS if f not in ("registry", "alert-dispositions", "alerts")
     ],
     *[
         (f, "empty_region", ("region",), "", "bad_value")
-        for f in FEEDS if f not in ("registry", "alert-dispositions")
+        for f in FEEDS if f not in ("registry", "alert-dispositions", "alerts")
     ],
     # bids
     ("bids", "amount_as_string", ("amount",), "462500", "wrong_type"),
@@ -603,7 +606,8 @@ def test_record_error_is_a_value_error_and_pickles():
 
 def test_public_api():
     assert FEEDS == (
-        "bids", "attendance", "prescriptions", "payments", "registry", "alert-dispositions"
+        "bids", "attendance", "prescriptions", "payments", "registry", "alert-dispositions",
+        "alerts",
     )
     assert REASON_CODES == {
         "not_json", "not_object", "missing_field", "wrong_type", "bad_value", "bad_time",
