@@ -161,6 +161,21 @@ class Detector:
         return f"{type(self).__name__}({params})"
 
 
+class RegistryCheck(Detector):
+    """A stateless detector that judges one record against the registry alone.
+
+    Its :meth:`check` is what both the stream and the synchronous payment pre-check call, so a
+    hold answered over HTTP and the alert the stream raises for the same payment agree."""
+
+    def check(self, event: Event, registry: Registry) -> list[Finding]:
+        raise NotImplementedError
+
+    def process(
+        self, event: Event, key: str, state: Any, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        return state, self.check(event, registry)
+
+
 def _coerce(detector: str, key: str, default: Any, value: Any) -> Any:
     """Check a parameter against its default's type (ints are accepted for floats)."""
     if isinstance(default, bool):

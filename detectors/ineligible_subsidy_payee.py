@@ -22,13 +22,11 @@ the payment) or an office in another body stays silent.
 
 from __future__ import annotations
 
-from typing import Any
-
-from detectors.base import HOLD, RED, REVIEW, Detector, Event, Finding
+from detectors.base import HOLD, RED, REVIEW, Event, Finding, RegistryCheck
 from detectors.registry import Registry
 
 
-class IneligibleSubsidyPayee(Detector):
+class IneligibleSubsidyPayee(RegistryCheck):
     name = "ineligible_subsidy_payee"
     feeds = frozenset({"payments"})
     key_kind = "payee"
@@ -43,11 +41,6 @@ class IneligibleSubsidyPayee(Detector):
         if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
             return record["payee_id"]
         return None
-
-    def process(
-        self, event: Event, key: str, state: Any, registry: Registry
-    ) -> tuple[Any, list[Finding]]:
-        return state, self.check(event, registry)
 
     def check(self, event: Event, registry: Registry) -> list[Finding]:
         """The findings for one payment; also what the synchronous pre-payment check asks."""
@@ -75,7 +68,7 @@ class IneligibleSubsidyPayee(Detector):
                     f"({record['status']}) names payee {person.person_id}, who holds {held} "
                     f"in the paying body {record['payer_id']}"
                 ),
-                time=record["event_time"],
+                time=event.time,
                 basis=(record["event_id"],),
                 evidence={
                     "records": [

@@ -23,7 +23,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import heapq
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,13 +48,24 @@ class Runner:
         detectors_by_feed: Mapping[str, list[Detector]],
         state: MutableMapping[str, Any],
         registry: Registry,
+        idle_after_s: float = 60.0,
     ) -> None:
         self.by_feed = detectors_by_feed
         self.by_name = {d.name: d for ds in detectors_by_feed.values() for d in ds}
         self.state = state
         self.registry = registry
-        #: The largest event time seen so far: event time "now" for window judgements.
-        self.watermark = float("-inf")
+        #: Per partition, event time "now" for window judgements: the smallest, over the input
+        #: sources (topic partitions) still flowing, of the largest event time each has
+        #: delivered to this partition. A min, not a max: when a backlog is read, one topic can
+        #: run days ahead of another, and a window must not be judged before the slower feed
+        #: has caught up with it. Per partition, because only within one partition is arrival
+        #: order the order the sources sent in.
+        self.watermarks: dict[int, float] = {}
+        self.idle_after_s = idle_after_s
+        #: partition -> source -> (max event ts, wall clock last seen)
+        self._sources: dict[int, dict[str, tuple[float, float]]] = {}
+        #: Per partition, a heap of (due, state key) mirroring the "pending|<p>" entries.
+        self._heaps: dict[int, list[tuple[float, str]]] = {}
 
     def route(self, event: Event) -> tuple[str, ...]:
         """The keys this kind processes ``event`` under (usually one; none if no detector of
@@ -67,22 +79,64 @@ class Runner:
     def seen_key(event: Event, key: str) -> str:
         return f"seen|{event.feed}|{event.event_id}|{key}"
 
-    def handle(self, event: Event, key: str, partition: int = 0) -> Outcome:
+    @property
+    def watermark(self) -> float:
+        """The watermark of partition 0 (the only one offline)."""
+        return self.watermarks.get(0, float("-inf"))
+
+    def expect(self, sources: Iterable[str], partitions: Iterable[int], now: float) -> None:
+        """Sources known to exist (every partition of the input topics): until one delivers
+        or has been silent for ``idle_after_s``, it holds the watermark back, so a topic read
+        late at start cannot find its windows already closed."""
+        for partition in partitions:
+            known = self._sources.setdefault(partition, {})
+            for source in sources:
+                known.setdefault(source, (float("-inf"), now))
+
+    def observe(self, source: str, ts: float, now: float | None = None,
+                partition: int = 0) -> None:
+        """Advance ``partition``'s watermark with a record's event time from ``source`` (e.g.
+        its input topic and partition). ``now`` (wall clock, seconds) lets a source silent for
+        ``idle_after_s`` stop holding the watermark back; offline, pass None."""
+        sources = self._sources.setdefault(partition, {})
+        best, _ = sources.get(source, (ts, 0.0))
+        sources[source] = (max(best, ts), now or 0.0)
+        if now is None:
+            active = [b for b, _ in sources.values()]
+        else:
+            active = [b for b, seen in sources.values() if now - seen <= self.idle_after_s]
+        watermark = min(active, default=ts)
+        if watermark > self.watermarks.get(partition, float("-inf")):
+            self.watermarks[partition] = watermark
+
+    def handle(self, event: Event, key: str, partition: int = 0, source: str | None = None,
+               now: float | None = None) -> Outcome:
         """Run every detector that wants ``event`` under ``key``; then judge windows now due
         among the keys of ``partition``. Does not mark the event seen: call :meth:`mark_seen`
-        once its findings are safely published."""
+        once its findings are safely published. ``source`` and ``now``: see :meth:`observe`
+        (by default one source: input merged in event-time order, as in replay)."""
         outcome = Outcome()
         if self.state.get(self.seen_key(event, key)) is not None:
             outcome.duplicate = True
             return outcome
-        if event.ts > self.watermark:
-            self.watermark = event.ts
+        self.observe(source or "merged", event.ts, now, partition)
         for detector in self.by_feed.get(event.feed, ()):
             try:
                 if key in detector.keys(event):
                     self._process(detector, event, key, partition, outcome)
             except Exception as exc:  # one detector's bug must not stop the others
                 outcome.errors.append((detector.name, exc))
+        self._advance(partition, outcome)
+        return outcome
+
+    def tick(self, progress: Mapping[str, float], partition: int, now: float | None = None
+             ) -> Outcome:
+        """A watermark tick (source -> event time reached): advance the watermark and judge
+        the windows of ``partition`` now due, though no event of theirs arrived (a silent
+        project's week)."""
+        outcome = Outcome()
+        for source, ts in progress.items():
+            self.observe(source, ts, now, partition)
         self._advance(partition, outcome)
         return outcome
 
@@ -111,40 +165,49 @@ class Runner:
         due_old = detector.due(old) if old is not None else None
         due_new = detector.due(new) if new is not None else None
         if due_old != due_new:
-            pending_key = f"pending|{partition}"
-            pending = dict(self.state.get(pending_key) or {})
-            if due_new is None:
-                pending.pop(state_key, None)
-            else:
-                pending[state_key] = due_new
-            self.state[pending_key] = pending
+            self._set_pending(partition, state_key, due_new)
+
+    def _set_pending(self, partition: int, state_key: str, due: float | None) -> None:
+        pending_key = f"pending|{partition}"
+        pending = dict(self.state.get(pending_key) or {})
+        if due is None:
+            pending.pop(state_key, None)
+        else:
+            pending[state_key] = due
+            heapq.heappush(self._heap(partition), (due, state_key))
+        self.state[pending_key] = pending
+
+    def _heap(self, partition: int) -> list[tuple[float, str]]:
+        heap = self._heaps.get(partition)
+        if heap is None:  # first use since start: rebuild from the recovered state
+            pending = self.state.get(f"pending|{partition}") or {}
+            heap = [(due, key) for key, due in pending.items()]
+            heapq.heapify(heap)
+            self._heaps[partition] = heap
+        return heap
 
     def _advance(self, partition: int, outcome: Outcome) -> None:
-        pending = self.state.get(f"pending|{partition}")
-        if not pending:
-            return
-        for state_key, due in sorted(pending.items(), key=lambda item: (item[1], item[0])):
-            if due > self.watermark:
-                continue
+        heap = self._heap(partition)
+        watermark = self.watermarks.get(partition, float("-inf"))
+        while heap and heap[0][0] <= watermark:
+            due, state_key = heapq.heappop(heap)
+            pending = self.state.get(f"pending|{partition}") or {}
+            if pending.get(state_key) != due:
+                continue  # superseded: the key's due time changed since this entry
             _, name, key = state_key.split("|", 2)
             detector = self.by_name.get(name)
             if detector is None:  # a detector since disabled: forget its pending windows
-                self._drop_pending(partition, state_key)
+                self._set_pending(partition, state_key, None)
                 continue
             old = self.state.get(state_key)
             try:
-                new, findings = detector.advance(key, old, self.watermark, self.registry)
+                new, findings = detector.advance(key, old, watermark, self.registry)
             except Exception as exc:
                 outcome.errors.append((name, exc))
-                self._drop_pending(partition, state_key)
+                self._set_pending(partition, state_key, None)
                 continue
             outcome.findings.extend(findings)
             self._store(detector, state_key, partition, old, new)
             if new is not None and detector.due(new) == due:
                 # advance() made no progress; don't spin on it.
-                self._drop_pending(partition, state_key)
-
-    def _drop_pending(self, partition: int, state_key: str) -> None:
-        pending = dict(self.state.get(f"pending|{partition}") or {})
-        pending.pop(state_key, None)
-        self.state[f"pending|{partition}"] = pending
+                self._set_pending(partition, state_key, None)

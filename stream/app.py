@@ -26,10 +26,12 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import to_cloudevent
-from detectors.runner import Runner
-from schemas import RecordError
+from detectors.runner import Outcome, Runner
+from schemas import RecordError, parse_time
+from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
 from stream.ingest import Rejected, dead_letter, ingest
+from stream.kafka import partition_counts
 from stream.metrics import Metrics
 from stream.privacy import mask
 from stream.reference import RegistryView
@@ -92,6 +94,9 @@ class Sunlight:
             )
             for kind in self.kinds
         }
+        #: feed -> input source ("topic:partition") -> largest event time read from it.
+        self.source_progress: dict[str, dict[str, float]] = {}
+        self._ticked: dict[str, dict[str, float]] = {}
         for feed in INPUT_TOPICS:
             self._ingest_agent(feed)
         for feed in FEEDBACK_FEEDS:
@@ -100,6 +105,7 @@ class Sunlight:
         for kind in self.kinds:
             self._keyed_agent(kind)
         self._web_and_timers()
+        precheck.install(self)
 
     # -- ingest ---------------------------------------------------------------------------
     def _ingest_agent(self, feed: str) -> None:
@@ -113,6 +119,7 @@ class Sunlight:
         ]
         records_in = metrics.records_in.labels(topic_name)
         last_seen = metrics.last_event_time.labels(topic_name)
+        progress = self.source_progress.setdefault(feed, {})
 
         async def ingest_agent(stream: Any) -> None:
             async for kafka_event in stream.events():
@@ -140,8 +147,26 @@ class Sunlight:
                                 "record": result.record,
                             })
                         await keyed_topic.send(key=key.encode(), value=envelope)
+                # After the record is sent, so no tick can overtake it.
+                source = f"{message.topic}:{message.partition}"
+                if routes and result.ts > progress.get(source, float("-inf")):
+                    progress[source] = result.ts
 
         self.app.agent(topic, name=f"ingest-{feed}")(ingest_agent)
+
+    async def _send_ticks(self) -> None:
+        """Tell every keyed partition how far in event time each input partition this worker
+        reads has come: the watermark reaches partitions that no record was routed to, and a
+        topic read ahead of another cannot close windows the other is still filling."""
+        for kind, by_feed in self.kinds.items():
+            tick = {source: ts for feed in by_feed
+                    for source, ts in self.source_progress.get(feed, {}).items()}
+            if not tick or tick == self._ticked.get(kind):
+                continue
+            self._ticked[kind] = tick
+            value = orjson.dumps({"tick": tick})
+            for partition in range(self.settings.partitions):
+                await self.keyed_topics[kind].send(value=value, partition=partition)
 
     async def _dead_letter(self, rejected: Rejected, topic_name: str) -> None:
         self.metrics.records_rejected.labels(topic_name, rejected.code).inc()
@@ -162,32 +187,49 @@ class Sunlight:
 
         async def keyed_agent(stream: Any) -> None:
             await view.ready.wait()  # never judge a payment against a half-loaded registry
+            topics = [self.settings.topic(feed) for feed in self.kinds[kind]]
+            counts = await partition_counts(self.settings, topics)
+            runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
+                          range(self.settings.partitions), time.time())
             async for kafka_event in stream.events():
                 message = kafka_event.message
                 envelope = orjson.loads(message.value)
+                now = time.time()
+                if "tick" in envelope:
+                    outcome = runner.tick(envelope["tick"], message.partition, now)
+                    await self._settle(outcome, None, now)
+                    continue
                 key = message.key.decode()
                 event = Event(envelope["feed"], envelope["record"], envelope["ts"],
                               envelope["topic"], envelope["partition"], envelope["offset"])
-                outcome = runner.handle(event, key, message.partition)
+                outcome = runner.handle(
+                    event, key, message.partition,
+                    source=f"{envelope['topic']}:{envelope['partition']}", now=now)
                 if outcome.duplicate:
                     metrics.duplicates_dropped.labels(event.feed, stage).inc()
                     continue
-                for name in outcome.late:
-                    metrics.late_records.labels(name).inc()
-                    log.warning("late record %s for %s: its window was already judged",
-                                event.event_id, name)
-                for name, exc in outcome.errors:
-                    log.error("detector %s failed on %s: %r", name, event.event_id, exc)
-                    metrics.detector_errors.labels(name).inc()
-                    await self._dead_letter(_detector_failure(name, event, exc), event.topic)
-                for finding in outcome.findings:
-                    await self._publish(finding, event, envelope["ingest_ts"])
+                await self._settle(outcome, event, envelope["ingest_ts"])
                 runner.mark_seen(event, key)
                 metrics.events_processed.labels(event.feed, stage).inc()
 
         self.app.agent(self.keyed_topics[kind], name=f"detect-{kind}")(keyed_agent)
 
-    async def _publish(self, finding: Finding, event: Event, ingest_ts: float) -> None:
+    async def _settle(self, outcome: Outcome, event: Event | None, ingest_ts: float) -> None:
+        """Count late records, dead-letter what a detector failed on, publish the findings."""
+        metrics = self.metrics
+        subject = event.event_id if event else "watermark tick"
+        for name in outcome.late:
+            metrics.late_records.labels(name).inc()
+            log.warning("late record %s for %s: its window was already judged", subject, name)
+        for name, exc in outcome.errors:
+            log.error("detector %s failed on %s: %r", name, subject, exc)
+            metrics.detector_errors.labels(name).inc()
+            if event is not None:
+                await self._dead_letter(_detector_failure(name, event, exc), event.topic)
+        for finding in outcome.findings:
+            await self.publish_finding(finding, ingest_ts)
+
+    async def publish_finding(self, finding: Finding, ingest_ts: float) -> None:
         alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
         # Confirmed by the broker before the event is marked seen: see the module docstring.
         future = await self.alerts_topic.send(key=finding.subject.encode(),
@@ -196,7 +238,8 @@ class Sunlight:
         now = time.time()
         detector = finding.detector
         self.metrics.alerts.labels(detector, finding.severity, finding.action).inc()
-        self.metrics.event_to_alert.labels(detector).observe(max(0.0, now - event.ts))
+        event_ts = parse_time(finding.time).timestamp()
+        self.metrics.event_to_alert.labels(detector).observe(max(0.0, now - event_ts))
         self.metrics.ingest_to_alert.labels(detector).observe(max(0.0, now - ingest_ts))
         log.info("alert %s %s %s on %s", alert["id"], detector, finding.severity,
                  mask(finding.subject, self.settings.mask_person_ids))
@@ -223,6 +266,10 @@ class Sunlight:
                     "partitions_assigned": assigned, "state_recovered": recovered,
                     "rebalancing": bool(app.rebalancing)}
             return web.json(body, status=200 if ready else 503)
+
+        @app.timer(interval=0.5)
+        async def send_ticks() -> None:
+            await self._send_ticks()
 
         @app.timer(interval=5.0)
         async def export_lag() -> None:

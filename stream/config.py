@@ -54,6 +54,8 @@ class Settings:
     #: How long (seconds of event time) an event_id is remembered for duplicate detection.
     dedupe_horizon_s: float = 35 * 86400.0
     log_level: str = "info"
+    #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.
+    api_token: str = ""
     #: Extra Kafka client settings (SASL/TLS), e.g. security_protocol=SASL_SSL.
     kafka_security: dict[str, str] = field(default_factory=dict)
 
@@ -77,6 +79,7 @@ class Settings:
             mask_person_ids=_env_bool("SUNLIGHT_MASK_PERSON_IDS", cls.mask_person_ids),
             dedupe_horizon_s=float(_env("SUNLIGHT_DEDUPE_HORIZON_S", str(cls.dedupe_horizon_s))),
             log_level=_env("SUNLIGHT_LOG_LEVEL", cls.log_level),
+            api_token=_env("SUNLIGHT_API_TOKEN", cls.api_token),
             kafka_security=security,
         )
 

@@ -57,6 +57,14 @@ class Metrics:
         self.registry_records = Gauge(
             "sunlight_registry_records", "People and companies in this worker's registry view",
             ["record_type"], registry=r)
+        self.precheck_requests = Counter(
+            "sunlight_precheck_requests",
+            "Payment pre-check requests, by decision (allow, hold, bad_request, unauthorized, "
+            "unavailable)", ["decision"], registry=r)
+        self.precheck_seconds = Histogram(
+            "sunlight_precheck_seconds", "Time to answer a payment pre-check",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r)
         self.registry_ready = Gauge(
             "sunlight_registry_ready",
             "1 once the registry view has caught up with the topic's end at start", registry=r)

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from detectors.registry import Registry
 from schemas import RecordError, decode
 from stream.config import Settings
+from stream.kafka import partition_counts
 from stream.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,13 @@ class RegistryView:
         )
         await consumer.start()
         try:
-            partitions = None
-            while not partitions:
-                # A group-less consumer's metadata covers only assigned topics: ask the cluster.
-                metadata = await consumer._client.fetch_all_metadata()
-                partitions = metadata.partitions_for_topic(topic)
-                if not partitions:
+            count = 0
+            while not count:
+                count = (await partition_counts(self.settings, [topic]))[topic]
+                if not count:
                     log.warning("registry topic %s not found yet; waiting", topic)
                     await asyncio.sleep(1.0)
-            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            tps = [TopicPartition(topic, p) for p in range(count)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             end = await consumer.end_offsets(tps)

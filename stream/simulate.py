@@ -63,6 +63,8 @@ class Simulation:
         self.world = World(seed=self.seed, people=self.people)
         names = self.scenarios or tuple(SCENARIOS)
         self.active = [SCENARIOS[name] for name in names]
+        # Cases must be judged before the feed ends: none starts in its last stretch.
+        self.horizon = self.t0 + timedelta(seconds=0.85 * self.events * self.step_s)
 
     def registry(self) -> Iterator[Record]:
         for record in self.world.registry_records():
@@ -104,9 +106,10 @@ class Simulation:
                 scenario = self.active[rng.randrange(len(self.active))]
                 near = roll >= self.malformed_rate + self.duplicate_rate + self.case_rate
                 make = scenario.near_miss if near else scenario.case
-                for emit in make(self.world, rng, f"{self.seed}-{i:09d}", ts):
-                    heapq.heappush(queue, (emit.at, seq, emit))
-                    seq += 1
+                if ts + timedelta(days=scenario.span_days) <= self.horizon:
+                    for emit in make(self.world, rng, f"{self.seed}-{i:09d}", ts):
+                        heapq.heappush(queue, (emit.at, seq, emit))
+                        seq += 1
             else:
                 record = self._emit(rng, self.world.normal(rng, f"{self.seed}-{i:09d}", ts))
                 emitted += 1

@@ -70,6 +70,41 @@ class World:
         self.hospitals = [f"H-{r}-{i}" for r in REGIONS for i in range(2)]
         self.drugs = [f"XB{i:05d}" for i in range(40)]
         self.projects = [f"PRJ-{r}-{i:04d}" for r in REGIONS for i in range(10)]
+        #: Ordinary people by home village: normal payments go to the payer's own villagers.
+        self.residents: dict[str, list[str]] = {v: [] for v in self.villages}
+        for pid, village in self.ordinary:
+            self.residents[village].append(pid)
+        self._payment_pools(seed)
+
+    def _payment_pools(self, seed: int) -> None:
+        """People only the payment scenarios use (normal traffic never pays them)."""
+        rng = random.Random(f"payment-pools-{seed}")
+        self.deceased: list[tuple[str, str]] = []        # died before the simulated payments
+        self.deceased_later: list[tuple[str, str]] = []  # died after them (near misses)
+        self.multi_region: list[str] = []   # paid by two regions in one case each
+        self.same_region: list[str] = []    # paid twice by one region (near misses)
+        self.claimants: list[str] = []      # injury claimants
+        self.cursor: dict[str, int] = {}
+        for i in range(60):
+            pid, village = f"P-D{i:05d}", self.villages[rng.randrange(len(self.villages))]
+            died = (f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}" if i < 30
+                    else f"2026-{rng.randint(9, 11):02d}-{rng.randint(1, 28):02d}")
+            (self.deceased if i < 30 else self.deceased_later).append((pid, village))
+            self.people[pid] = {"record_type": "person", "person_id": pid, "roles": [],
+                                "relatives": [], "integrity_flags": [], "deceased_on": died}
+        for pool, prefix in ((self.multi_region, "P-M"), (self.same_region, "P-S"),
+                             (self.claimants, "P-I")):
+            for i in range(200):
+                pid = f"{prefix}{i:05d}"
+                pool.append(pid)
+                self.people[pid] = {"record_type": "person", "person_id": pid, "roles": [],
+                                    "relatives": [], "integrity_flags": []}
+
+    def next_of(self, pool: str, items: list[Any]) -> Any:
+        """The next unused member of a pool, so two cases never share an actor."""
+        index = self.cursor.get(pool, 0)
+        self.cursor[pool] = index + 1
+        return items[index % len(items)]
 
     def registry_records(self) -> list[dict[str, Any]]:
         return [*self.people.values(), *self.companies.values()]
@@ -99,7 +134,7 @@ class World:
             return Emit(ts, "attendance", record)
         if roll < 0.65:
             payer = rng.choice(self.villages)
-            person, _ = rng.choice(self.ordinary)
+            person = rng.choice(self.residents[payer])
             purpose = rng.choices(("work_subsidy", "welfare_subsidy", "wages", "materials",
                                    "services", "other"), (4, 3, 2, 1, 1, 1))[0]
             record = self.payment(f"pay-{n}", ts, payer, person, purpose,

@@ -27,3 +27,6 @@ class Scenario:
     name: str
     case: Maker
     near_miss: Maker
+    #: Event time from a case's start until its finding is judged (its last record, plus any
+    #: allowed lateness): the simulator starts a case only if the feed runs on that long.
+    span_days: float = 0.0

@@ -17,7 +17,7 @@ def test_simulated_feed_gives_exactly_the_injected_cases(bootstrap: str, tmp_pat
     try:
         worker = world.start_worker()
         worker.wait_ready()
-        sim = Simulation(seed=11, events=4000, people=600)
+        sim = Simulation(seed=11, events=6000, people=600, step_s=600, case_rate=0.01)
         registry = list(sim.registry())
         for record in registry:
             world.produce(record.feed, record.value, key=record.key)

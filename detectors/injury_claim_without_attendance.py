@@ -1,0 +1,131 @@
+"""injury_claim_without_attendance: an injury payout to someone never on the site.
+
+The case (BRIEF.md, Shaoxing): work-injury records were forged to draw injury insurance. Fires
+on an ``injury_insurance`` payment for a project whose payee has no ``check_in`` on that project
+in the ``lookback_days`` (30) before the payment. Attendance is late and out of order, so a
+claim is judged only once event time has passed it by ``allowed_lateness_days``: a check-in that
+arrives after the claim but inside the lateness still clears it. A claimant with attendance on
+the project stays silent.
+
+>>> from detectors.registry import Registry
+>>> d, reg = InjuryClaimWithoutAttendance(), Registry()
+>>> claim = Event("payments", {"event_id": "inj-1", "event_time": "2026-05-20T10:00:00+08:00",
+...     "region": "330602", "status": "executed", "payer_id": "SI-330602",
+...     "payee_id": "P-5", "payee_kind": "person", "purpose": "injury_insurance",
+...     "amount": 42000, "project_id": "PRJ-1"}, ts=20 * 86400.0)
+>>> state, found = d.process(claim, "P-5", None, reg)
+>>> found, d.due(state)
+([], 1900800.0)
+>>> state, [finding] = d.advance("P-5", state, 23 * 86400.0, reg)
+>>> finding.evidence["observed"]
+'0 check-ins by P-5 on project PRJ-1 from 2026-04-20 to 2026-05-20'
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.registry import Registry
+
+DAY = 86400.0
+
+
+class InjuryClaimWithoutAttendance(Detector):
+    name = "injury_claim_without_attendance"
+    feeds = frozenset({"payments", "attendance"})
+    key_kind = "person"
+    logic_version = 1
+    stateful = True
+    defaults = {"lookback_days": 30, "allowed_lateness_days": 2.0,
+                "purposes": ("injury_insurance",)}
+
+    def key(self, event: Event) -> str | None:
+        record = event.record
+        if event.feed == "attendance":
+            return record["person_id"] if record["kind"] == "check_in" else None
+        if (record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person"
+                and record.get("project_id")):
+            return record["payee_id"]
+        return None
+
+    def process(
+        self, event: Event, key: str, state: Any, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        state = {"ci": dict((state or {}).get("ci", {})), "claims": list((state or {}).get(
+            "claims", []))}
+        record = event.record
+        if event.feed == "attendance":
+            days = set(state["ci"].get(record["project_id"], []))
+            days.add(event.day)
+            state["ci"][record["project_id"]] = sorted(days)
+        else:
+            due = event.ts + self.params["allowed_lateness_days"] * DAY
+            claim = [due, event.event_id, record["project_id"], event.day, event.time,
+                     record["payer_id"], record["amount"], record["status"]]
+            if claim not in state["claims"]:
+                state["claims"].append(claim)
+                state["claims"].sort()
+        return self._prune(state, event.ts), []
+
+    def due(self, state: Any) -> float | None:
+        claims = (state or {}).get("claims")
+        return claims[0][0] if claims else None
+
+    def advance(
+        self, key: str, state: Any, watermark: float, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        findings = []
+        pending = []
+        for claim in state["claims"]:
+            if claim[0] > watermark:
+                pending.append(claim)
+                continue
+            _, event_id, project, day, time, payer, amount, status = claim
+            first = (date.fromisoformat(day) - timedelta(days=self.params["lookback_days"]))
+            seen = [d for d in state["ci"].get(project, []) if first.isoformat() <= d <= day]
+            if not seen:
+                findings.append(self._finding(key, claim, first.isoformat()))
+        return {"ci": state["ci"], "claims": pending}, findings
+
+    def _prune(self, state: dict, now: float) -> dict:
+        # Check-ins older than any claim can look back to are dropped.
+        horizon = date.fromordinal(
+            int(now // DAY) + date(1970, 1, 1).toordinal()
+            - self.params["lookback_days"] - int(self.params["allowed_lateness_days"]) - 2
+        ).isoformat()
+        claims_first = min((c[3] for c in state["claims"]), default=None)
+        if claims_first is not None:
+            lookback = date.fromisoformat(claims_first) - timedelta(
+                days=self.params["lookback_days"])
+            horizon = min(horizon, lookback.isoformat())
+        state["ci"] = {p: [d for d in days if d >= horizon]
+                       for p, days in state["ci"].items()}
+        state["ci"] = {p: days for p, days in state["ci"].items() if days}
+        return state
+
+    def _finding(self, payee: str, claim: list, first: str) -> Finding:
+        _, event_id, project, day, time, payer, amount, status = claim
+        return self.finding(
+            subject=f"person:{payee}",
+            severity=YELLOW,
+            route="regulator",
+            sector="social_insurance",
+            action=REVIEW,
+            score=1.0,
+            summary=(f"injury_insurance payment {event_id} of {amount} yuan to {payee} for "
+                     f"project {project}, who has no check-in on that project in the "
+                     f"{self.params['lookback_days']} days before it"),
+            time=time,
+            basis=(event_id,),
+            evidence={
+                "records": [{"topic": "payments", "event_id": event_id, "event_time": time,
+                             "fields": {"payer_id": payer, "project_id": project,
+                                        "amount": amount, "status": status}}],
+                "observed": f"0 check-ins by {payee} on project {project} from {first} to "
+                            f"{day}",
+                "threshold": "at least 1 check-in on the project in the "
+                             f"{self.params['lookback_days']} days before the payment",
+            },
+        )

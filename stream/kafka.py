@@ -1,0 +1,22 @@
+"""Small Kafka helpers the stream shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer
+
+from stream.config import Settings
+
+
+async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
+    """Partitions per topic (0 for a topic that does not exist yet)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                enable_auto_commit=False, **settings.kafka_security)
+    await consumer.start()
+    try:
+        # A group-less consumer's metadata covers only assigned topics: ask the cluster.
+        metadata = await consumer._client.fetch_all_metadata()
+        return {t: len(metadata.partitions_for_topic(t) or ()) for t in topics}
+    finally:
+        await consumer.stop()
