@@ -42,6 +42,16 @@ class Outcome:
     errors: list[tuple[str, Exception]] = field(default_factory=list)
 
 
+def by_kind(detectors: Iterable[Detector]) -> dict[str, dict[str, list[Detector]]]:
+    """Detectors grouped by key kind, then by input feed: one Runner (and, live, one internal
+    topic and state table) per kind."""
+    kinds: dict[str, dict[str, list[Detector]]] = {}
+    for detector in detectors:
+        for feed in sorted(detector.feeds):
+            kinds.setdefault(detector.key_kind, {}).setdefault(feed, []).append(detector)
+    return kinds
+
+
 class Runner:
     def __init__(
         self,
@@ -97,7 +107,10 @@ class Runner:
                 partition: int = 0) -> None:
         """Advance ``partition``'s watermark with a record's event time from ``source`` (e.g.
         its input topic and partition). ``now`` (wall clock, seconds) lets a source silent for
-        ``idle_after_s`` stop holding the watermark back; offline, pass None."""
+        ``idle_after_s`` stop holding the watermark back; offline, pass None. An empty source
+        (alerts read back: their times come from events already counted) moves nothing."""
+        if not source:
+            return
         sources = self._sources.setdefault(partition, {})
         best, _ = sources.get(source, (ts, 0.0))
         sources[source] = (max(best, ts), now or 0.0)
@@ -119,7 +132,7 @@ class Runner:
         if self.state.get(self.seen_key(event, key)) is not None:
             outcome.duplicate = True
             return outcome
-        self.observe(source or "merged", event.ts, now, partition)
+        self.observe("merged" if source is None else source, event.ts, now, partition)
         for detector in self.by_feed.get(event.feed, ()):
             try:
                 if key in detector.keys(event):

@@ -26,7 +26,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import to_cloudevent
-from detectors.runner import Outcome, Runner
+from detectors.runner import Outcome, Runner, by_kind
 from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
@@ -69,10 +69,7 @@ class Sunlight:
         self.dead_letters_topic = self.app.topic(
             settings.topic("dead-letters"), key_serializer="raw", value_serializer="raw")
         # kind -> feed -> detectors; a kind is one repartitioned stream with its own state.
-        self.kinds: dict[str, dict[str, list[Detector]]] = defaultdict(lambda: defaultdict(list))
-        for detector in detectors:
-            for feed in detector.feeds:
-                self.kinds[detector.key_kind][feed].append(detector)
+        self.kinds = by_kind(detectors)
         self.tables = {
             # One table per kind for "seen" markers, detector state and pending windows, so
             # all three share a changelog partition.
@@ -149,7 +146,8 @@ class Sunlight:
                         await keyed_topic.send(key=key.encode(), value=envelope)
                 # After the record is sent, so no tick can overtake it.
                 source = f"{message.topic}:{message.partition}"
-                if routes and result.ts > progress.get(source, float("-inf")):
+                if routes and feed not in FEEDBACK_FEEDS and result.ts > progress.get(
+                        source, float("-inf")):
                     progress[source] = result.ts
 
         self.app.agent(topic, name=f"ingest-{feed}")(ingest_agent)
@@ -187,7 +185,8 @@ class Sunlight:
 
         async def keyed_agent(stream: Any) -> None:
             await view.ready.wait()  # never judge a payment against a half-loaded registry
-            topics = [self.settings.topic(feed) for feed in self.kinds[kind]]
+            topics = [self.settings.topic(feed) for feed in self.kinds[kind]
+                      if feed not in FEEDBACK_FEEDS]
             counts = await partition_counts(self.settings, topics)
             runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
                           range(self.settings.partitions), time.time())
@@ -202,9 +201,9 @@ class Sunlight:
                 key = message.key.decode()
                 event = Event(envelope["feed"], envelope["record"], envelope["ts"],
                               envelope["topic"], envelope["partition"], envelope["offset"])
-                outcome = runner.handle(
-                    event, key, message.partition,
-                    source=f"{envelope['topic']}:{envelope['partition']}", now=now)
+                feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
+                source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
+                outcome = runner.handle(event, key, message.partition, source=source, now=now)
                 if outcome.duplicate:
                     metrics.duplicates_dropped.labels(event.feed, stage).inc()
                     continue

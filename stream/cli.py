@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import orjson
 
 from stream.config import ROOT, Settings
 from stream.privacy import mask
+from stream.simulate import Record, Simulation, write_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +37,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partitions", action="append", default=[], metavar="TOPIC=N",
                    help="partition count of one topic (default SUNLIGHT_PARTITIONS)")
 
-    p = sub.add_parser("simulate", help="write a seeded, realistic feed to Kafka")
+    p = sub.add_parser("simulate", help="write a seeded, realistic feed to Kafka (or files)")
     _simulation_args(p)
     p.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
+    p.add_argument("--out", type=Path, help="write JSONL files per topic and labels.jsonl to "
+                                            "this folder instead of Kafka")
+    p.add_argument("--gzip", action="store_true", help="with --out: gzip the files")
+
+    p = sub.add_parser("replay", help="run recorded feeds through the detectors; score them")
+    p.add_argument("inputs", nargs="+", type=Path,
+                   help="JSONL files named after their topic (payments.jsonl[.gz], "
+                        "registry.jsonl, ...) or folders of them")
+    p.add_argument("--labels", type=Path, help="expected findings (JSONL: detector, subject, "
+                                               "time): report precision, recall, F1")
+    p.add_argument("--dispositions", type=Path,
+                   help="verification results (JSONL, alert-dispositions records)")
+    p.add_argument("--tolerance", type=float, default=0.0,
+                   help="seconds an alert's time may differ from its label's")
+    p.add_argument("--out", type=Path, help="write the alerts here (JSONL)")
+    p.add_argument("--report", type=Path, help="write the report here (JSON)")
+    p.add_argument("--detectors", type=Path, help="detectors file (default "
+                                                  "SUNLIGHT_DETECTORS_FILE)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("score", help="score a CSV series with drug_purchase_spike's scorer",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
 
     p = sub.add_parser("watch", help="show alerts as they arrive")
     p.add_argument("--from-beginning", action="store_true")
@@ -46,10 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     _simulation_args(p, seed=None)
     p.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["score"]:  # its own parser: `sunlight score --help` shows its options
+        from stream.scorecli import main as score_main
+
+        return score_main(argv[1:])
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     return {"worker": cmd_worker, "topics": cmd_topics, "simulate": cmd_simulate,
-            "watch": cmd_watch, "run": cmd_run}[args.command](settings, args)
+            "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay}[args.command](
+                settings, args)
 
 
 def _simulation_args(p: argparse.ArgumentParser, seed: int | None = 7) -> None:
@@ -96,9 +127,9 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from kafka import KafkaProducer
 
-    from stream.simulate import Simulation
-
     sim = Simulation(seed=args.seed, events=args.events, people=args.people)
+    if args.out:
+        return _simulate_to_files(sim, args.out, args.gzip)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                              linger_ms=5, **settings.kafka_security)
     registry = 0
@@ -125,6 +156,98 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     print(f"events: {sent} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)")
     print("injected: " + orjson.dumps(sim.summary()).decode(), flush=True)
     return 0
+
+
+def _simulate_to_files(sim: Simulation, out: Path, compress: bool) -> int:
+    def progress(records: Iterator[Record]) -> Iterator[Record]:
+        for n, record in enumerate(records, 1):
+            if n % 100_000 == 0:
+                print(f"events: {n:,}/{sim.events:,}", flush=True)
+            yield record
+
+    written = write_files(out, sim.registry(), progress(sim.stream()), sim.labels, compress)
+    summary = {"seed": sim.seed, "events": sim.events, "injected": sim.summary()}
+    (out / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    print(f"wrote {', '.join(written)} and labels.jsonl ({len(sim.labels)} expected "
+          f"findings) to {out}")
+    print("injected: " + orjson.dumps(sim.summary()).decode())
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from detectors.config import ConfigError, load_detectors
+    from stream.replay import Replay, feed_of, input_files, read_lines, score
+
+    try:
+        detectors = load_detectors(args.detectors or settings.detectors_file)
+    except ConfigError as exc:
+        print(f"sunlight: {exc}", file=sys.stderr)
+        return 2
+    files = input_files(args.inputs)
+    if not files:
+        print("sunlight replay: no JSONL files named after a topic among the inputs",
+              file=sys.stderr)
+        return 2
+    replay = Replay(detectors, source=f"sunlight/{settings.app_id}",
+                    max_bytes=settings.max_record_bytes)
+    for path in files:
+        if feed_of(path) == "registry":
+            replay.load_registry(read_lines(path))
+    total = sum(_count_lines(p) for p in files if feed_of(p) != "registry")
+    events = tqdm(replay.events(files), total=total or None, unit="ev", mininterval=0.5,
+                  disable=args.no_progress, desc="replay")
+    report = replay.run(events)
+    alerts = sorted(report.alerts, key=lambda a: (a["time"], a["id"]))
+    if args.out:
+        with open(args.out, "wb") as out:
+            for alert in alerts:
+                out.write(orjson.dumps(alert) + b"\n")
+    by = Counter((a["data"]["detector"], a["data"]["severity"]) for a in alerts)
+    print(f"\nrecords {sum(report.records.values()):,}  rejected "
+          f"{sum(report.rejected.values()):,}  duplicates {report.duplicates:,}  late "
+          f"{sum(report.late.values()):,}  detector errors {sum(report.errors.values()):,}")
+    print(f"\n{'detector':<34}{'severity':<10}{'alerts':>8}")
+    for (detector, severity), n in sorted(by.items()):
+        print(f"{detector:<34}{severity:<10}{n:>8}")
+    result: dict[str, object] = {"alerts": len(alerts), "by_detector": {
+        f"{d}/{s}": n for (d, s), n in sorted(by.items())}}
+    if args.labels:
+        labels = [orjson.loads(line) for line in read_lines(args.labels)]
+        dispositions = ([orjson.loads(line) for line in read_lines(args.dispositions)]
+                        if args.dispositions else None)
+        scored = score(alerts, labels, args.tolerance, dispositions)
+        _print_scores(scored)
+        result["scores"] = scored
+    if args.report:
+        args.report.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        print(f"\nreport written to {args.report}")
+    return 0
+
+
+def _count_lines(path: Path) -> int:
+    if path.suffix == ".gz":
+        return 0
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _print_scores(scored: dict) -> None:
+    print(f"\n{'detector':<34}{'labels':>7}{'alerts':>8}{'hits':>6}{'precision':>11}"
+          f"{'recall':>8}{'F1':>7}{'verified':>10}")
+    rows = {**scored["detectors"], "overall": scored["overall"]}
+    for name, row in rows.items():
+        verified = row.get("verified_precision")
+        print(f"{name:<34}{row['labels']:>7}{row['alerts']:>8}{row['hits']:>6}"
+              f"{row['precision']:>11.3f}{row['recall']:>8.3f}{row['f1']:>7.3f}"
+              f"{'' if verified is None else format(verified, '.3f'):>10}")
+    for title, items in (("misses", scored["misses"]), ("false alarms", scored["false_alarms"])):
+        if items:
+            print(f"\n{title} ({len(items)}):")
+            for item in items[:20]:
+                print(f"  {item.get('detector') or item['data']['detector']}  "
+                      f"{item['subject']}  {item['time']}")
 
 
 def cmd_watch(settings: Settings, args: argparse.Namespace,

@@ -14,13 +14,16 @@ jitter), interleaved with normal traffic.
 
 from __future__ import annotations
 
+import gzip
 import heapq
+import itertools
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import orjson
 
@@ -147,6 +150,29 @@ class Simulation:
 
     def summary(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
+
+
+def write_files(out: Path, registry: Iterable[Record], events: Iterable[Record],
+                labels: list[dict[str, Any]], compress: bool = False) -> list[str]:
+    """The feed as JSONL files per topic (what the replay command reads), then labels.jsonl
+    (written last: ``labels`` fills as ``events`` is consumed). Returns the feeds written."""
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = ".jsonl.gz" if compress else ".jsonl"
+    handles: dict[str, IO[bytes]] = {}
+    try:
+        for record in itertools.chain(registry, events):
+            if record.feed not in handles:
+                path = out / f"{record.feed}{suffix}"
+                handles[record.feed] = (gzip.open(path, "wb") if compress  # type: ignore[assignment]
+                                        else open(path, "wb"))  # noqa: SIM115
+            handles[record.feed].write((record.value or b"") + b"\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    with open(out / "labels.jsonl", "wb") as handle:
+        for label in labels:
+            handle.write(orjson.dumps(label) + b"\n")
+    return sorted(handles)
 
 
 def _key(rng: random.Random, record: dict[str, Any] | None) -> bytes | None:
