@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -27,6 +28,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from detectors.base import Detector, Event, Finding
 from detectors.findings import to_cloudevent
 from detectors.runner import Outcome, Runner, by_kind
+from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
@@ -37,6 +39,12 @@ from stream.privacy import mask
 from stream.reference import RegistryView
 
 log = logging.getLogger("sunlight")
+
+#: Feeds that carry alert ids, and how to read the id: verdicts are kept per alert id.
+VERDICT_FEEDS: dict[str, Callable[[Event], tuple[str, ...]]] = {
+    "alerts": lambda event: (event.record["id"],),
+    "alert-dispositions": lambda event: (event.record["alert_id"],),
+}
 
 
 class Sunlight:
@@ -94,13 +102,18 @@ class Sunlight:
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
         self._ticked: dict[str, dict[str, float]] = {}
+        self.verdict_topic = self.app.topic(
+            settings.topic(f"{settings.app_id}-keyed-alert"), internal=True,
+            partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
+        self.verdicts = self.app.Table("verdicts", default=None, partitions=settings.partitions,
+                                       key_type=str, value_type=None)
         for feed in INPUT_TOPICS:
             self._ingest_agent(feed)
-        for feed in FEEDBACK_FEEDS:
-            if any(feed in by_feed for by_feed in self.kinds.values()):
-                self._ingest_agent(feed)
+        for feed in FEEDBACK_FEEDS:  # read back: for second-line detectors and verdicts
+            self._ingest_agent(feed)
         for kind in self.kinds:
             self._keyed_agent(kind)
+        self._verdict_agent()
         self._web_and_timers()
         precheck.install(self)
 
@@ -109,11 +122,16 @@ class Sunlight:
         settings, metrics = self.settings, self.metrics
         topic_name = settings.topic(feed)
         topic = self.app.topic(topic_name, key_serializer="raw", value_serializer="raw")
-        routes = [
-            (self.keyed_topics[kind], self.runners[kind])
+        # (internal topic, the keys an event goes there under)
+        routes: list[tuple[Any, Callable[[Event], tuple[str, ...]]]] = [
+            (self.keyed_topics[kind], self.runners[kind].route)
             for kind, by_feed in self.kinds.items()
             if feed in by_feed
         ]
+        if feed in VERDICT_FEEDS:
+            routes.append((self.verdict_topic, VERDICT_FEEDS[feed]))
+        ticking = any(feed in by_feed for by_feed in self.kinds.values()) and (
+            feed not in FEEDBACK_FEEDS)
         records_in = metrics.records_in.labels(topic_name)
         last_seen = metrics.last_event_time.labels(topic_name)
         progress = self.source_progress.setdefault(feed, {})
@@ -134,8 +152,8 @@ class Sunlight:
                 if not routes:
                     continue
                 envelope = None
-                for keyed_topic, runner in routes:
-                    for key in runner.route(result):
+                for keyed_topic, keys in routes:
+                    for key in keys(result):
                         if envelope is None:
                             envelope = orjson.dumps({
                                 "feed": feed, "topic": message.topic,
@@ -146,8 +164,7 @@ class Sunlight:
                         await keyed_topic.send(key=key.encode(), value=envelope)
                 # After the record is sent, so no tick can overtake it.
                 source = f"{message.topic}:{message.partition}"
-                if routes and feed not in FEEDBACK_FEEDS and result.ts > progress.get(
-                        source, float("-inf")):
+                if ticking and result.ts > progress.get(source, float("-inf")):
                     progress[source] = result.ts
 
         self.app.agent(topic, name=f"ingest-{feed}")(ingest_agent)
@@ -243,6 +260,47 @@ class Sunlight:
         log.info("alert %s %s %s on %s", alert["id"], detector, finding.severity,
                  mask(finding.subject, self.settings.mask_person_ids))
 
+    # -- verification results ---------------------------------------------------------------
+    def _verdict_agent(self) -> None:
+        table, metrics = self.verdicts, self.metrics
+
+        async def verdict_agent(stream: Any) -> None:
+            async for kafka_event in stream.events():
+                envelope = orjson.loads(kafka_event.message.value)
+                record, alert_id = envelope["record"], kafka_event.message.key.decode()
+                state = table.get(alert_id)
+                if envelope["feed"] == "alerts":
+                    if state is None:
+                        table[alert_id] = index_alert(None, record)
+                    continue
+                if state is None:
+                    err = RecordError("unknown_alert", "disposition for an alert id Sunlight "
+                                      f"never published: {alert_id!r}", "alert_id")
+                    letter = dead_letter(err, orjson.dumps(record), alert_id.encode(),
+                                         envelope["topic"], envelope["partition"],
+                                         envelope["offset"])
+                    await self._dead_letter(Rejected(err.code, err.reason, letter),
+                                            envelope["topic"])
+                    continue
+                new, _ = apply_verdict(state, record)
+                if new != state:
+                    table[alert_id] = new
+                    metrics.dispositions.labels(new["detector"], new["verdict"]).inc()
+
+        self.app.agent(self.verdict_topic, name="verdicts")(verdict_agent)
+
+    def _export_verdicts(self) -> None:
+        by_detector: dict[str, dict[str, int]] = {}
+        for (detector, region), counts in tally(self.verdicts.values()).items():
+            row = by_detector.setdefault(detector, dict.fromkeys(VERDICTS, 0))
+            for verdict, n in counts.items():
+                self.metrics.alert_verdicts.labels(detector, region, verdict).set(n)
+                row[verdict] += n
+        for detector, counts in by_detector.items():
+            value = precision(counts)
+            if value is not None:
+                self.metrics.precision.labels(detector).set(value)
+
     # -- web, timers ----------------------------------------------------------------------
     def _web_and_timers(self) -> None:
         app, view, metrics = self.app, self.view, self.metrics
@@ -269,6 +327,10 @@ class Sunlight:
         @app.timer(interval=0.5)
         async def send_ticks() -> None:
             await self._send_ticks()
+
+        @app.timer(interval=15.0)
+        async def export_verdicts() -> None:
+            self._export_verdicts()
 
         @app.timer(interval=5.0)
         async def export_lag() -> None:

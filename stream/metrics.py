@@ -65,6 +65,18 @@ class Metrics:
             "sunlight_precheck_seconds", "Time to answer a payment pre-check",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r)
+        self.dispositions = Counter(
+            "sunlight_dispositions",
+            "Verification results applied to alerts, per detector and verdict",
+            ["detector", "verdict"], registry=r)
+        self.alert_verdicts = Gauge(
+            "sunlight_alert_verdicts",
+            "Alerts on this worker's partitions by verdict (confirmed, dismissed, open)",
+            ["detector", "region", "verdict"], registry=r)
+        self.precision = Gauge(
+            "sunlight_detector_precision",
+            "Confirmed / decided alerts of a detector (this worker's partitions; across "
+            "workers use sunlight_alert_verdicts)", ["detector"], registry=r)
         self.registry_ready = Gauge(
             "sunlight_registry_ready",
             "1 once the registry view has caught up with the topic's end at start", registry=r)

@@ -23,6 +23,8 @@ from detectors.base import Detector, Event
 from detectors.findings import to_cloudevent
 from detectors.registry import Registry
 from detectors.runner import Runner, by_kind
+from detectors.verdicts import VERDICTS, apply_verdict, index_alert, tally
+from detectors.verdicts import precision as verified_precision
 from schemas import FEEDS, RecordError, decode, parse_time
 from stream.ingest import Rejected, ingest
 
@@ -183,26 +185,28 @@ def _row(hits: int, alerts: int, labels: int, verdicts: dict[str, int] | None) -
     row: dict[str, Any] = {"alerts": alerts, "labels": labels, "hits": hits,
                            "precision": precision, "recall": recall, "f1": f1}
     if verdicts is not None:
-        decided = verdicts["confirmed"] + verdicts["dismissed"]
         row.update(verdicts)
-        row["verified_precision"] = verdicts["confirmed"] / decided if decided else None
+        row["verified_precision"] = verified_precision(verdicts)
     return row
 
 
 def _verdicts(alerts: list[dict[str, Any]], dispositions: list[dict[str, Any]]
               ) -> dict[str, dict[str, int]]:
-    detector_of = {a["id"]: a["data"]["detector"] for a in alerts}
-    latest = {d["alert_id"]: d["verdict"] for d in sorted(dispositions,
-                                                          key=lambda d: d["decided_at"])}
+    states = {a["id"]: index_alert(None, a) for a in alerts}
+    for disposition in sorted(dispositions, key=lambda d: d["decided_at"]):
+        if disposition["alert_id"] in states:
+            states[disposition["alert_id"]], _ = apply_verdict(states[disposition["alert_id"]],
+                                                               disposition)
     out: dict[str, dict[str, int]] = {}
-    for alert_id, detector in detector_of.items():
-        row = out.setdefault(detector, {"confirmed": 0, "dismissed": 0, "open": 0})
-        row[latest.get(alert_id, "open")] += 1
+    for (detector, _), counts in tally(states.values()).items():
+        row = out.setdefault(detector, dict.fromkeys(VERDICTS, 0))
+        for verdict, n in counts.items():
+            row[verdict] += n
     return out
 
 
 def _sum_verdicts(rows: Iterable[dict[str, int]]) -> dict[str, int]:
-    total = {"confirmed": 0, "dismissed": 0, "open": 0}
+    total = dict.fromkeys(VERDICTS, 0)
     for row in rows:
         for k in total:
             total[k] += row[k]
