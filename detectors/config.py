@@ -15,12 +15,14 @@ with a message naming the file, the line and the problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from detectors.base import Detector, ParameterError
+from detectors.tuned import tune
 
 
 class ConfigError(ValueError):
@@ -57,18 +59,50 @@ def load_detectors(path: Path | None) -> list[Detector]:
         settings: dict[str, Any] = yaml.safe_load(yaml.serialize(body)) or {}
         if not isinstance(settings, dict):
             raise fail(body, f"detector {name!r} must be a mapping (enabled, params)")
-        extra = set(settings) - {"enabled", "params"}
+        extra = set(settings) - {"enabled", "params", "overrides"}
         if extra:
-            raise fail(body, f"detector {name!r}: unknown key {sorted(extra)[0]!r} "
-                             "(expected 'enabled' and 'params')")
-        if not settings.get("enabled", True):
+            bad_key = next(k for k, _ in body.value if k.value in extra)
+            raise fail(bad_key, f"detector {name!r}: unknown key {bad_key.value!r} "
+                                "(expected enabled, params, overrides)")
+        enabled = settings.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise fail(body, f"detector {name!r}: 'enabled' must be true or false")
+        if not enabled:
             continue
         params = settings.get("params") or {}
-        params_node = next((v for k, v in body.value if k.value == "params"), body)
-        try:
-            detectors.append(CATALOGUE[name](**params))
-        except ParameterError as exc:
-            bad = next((k for k, _ in getattr(params_node, "value", [])
-                        if isinstance(k, yaml.Node) and k.value in str(exc)), params_node)
-            raise fail(bad, str(exc)) from exc
+        node = _child(body, "params")
+        base = _build(CATALOGUE[name], params, node, fail)
+        overrides = []
+        overrides_node = _child(body, "overrides")
+        if settings.get("overrides") is not None and not isinstance(
+                overrides_node, yaml.SequenceNode):
+            raise fail(overrides_node, f"detector {name!r}: 'overrides' must be a list")
+        for item, item_node in zip(settings.get("overrides") or [],
+                                   getattr(overrides_node, "value", []), strict=False):
+            if not isinstance(item, dict) or set(item) - {"match", "params"} or not isinstance(
+                    item.get("match"), dict) or not item["match"]:
+                raise fail(item_node, f"detector {name!r}: an override needs 'match' (e.g. "
+                                      "region: '3311') and 'params'")
+            merged = {**params, **(item.get("params") or {})}
+            overrides.append((item["match"], _build(CATALOGUE[name], merged,
+                                                    _child(item_node, "params"), fail)))
+        detectors.append(tune(base, overrides))
     return detectors
+
+
+def _child(node: yaml.Node, key: str) -> yaml.Node:
+    if isinstance(node, yaml.MappingNode):
+        return next((v for k, v in node.value if k.value == key), node)
+    return node
+
+
+def _build(cls: type[Detector], params: Any, node: yaml.Node,
+           fail: Callable[[yaml.Node, str], ConfigError]) -> Detector:
+    if not isinstance(params, dict):
+        raise fail(node, f"detector {cls.name!r}: 'params' must be a mapping")
+    try:
+        return cls(**params)
+    except ParameterError as exc:
+        bad = next((k for k, _ in getattr(node, "value", [])
+                    if isinstance(k, yaml.Node) and f"{k.value!r}" in str(exc)), node)
+        raise fail(bad, str(exc)) from exc

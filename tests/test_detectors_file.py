@@ -1,0 +1,107 @@
+"""The detectors file: each kind of mistake names its line; overrides apply where they match."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detectors import CATALOGUE
+from detectors.config import ConfigError, load_detectors
+from detectors.registry import Registry
+from tests.records import payment_event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "detectors.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("detectors:\n  no_such_detector:\n    enabled: true\n", 2, "unknown detector"),
+    ("detectors:\n  deceased_recipient:\n    params:\n      purposes: [welfare_subsidy]\n"
+     "      colour: red\n", 5, "no parameter 'colour'"),
+    ("detectors:\n  duplicate_subsidy_regions:\n    params:\n      window_days: thirty\n",
+     4, "must be float"),
+    ("detectors:\n  duplicate_subsidy_regions:\n    params:\n      min_regions: 2.5\n",
+     4, "must be int"),
+    ("detectors:\n  deceased_recipient:\n    enable: false\n", 3, "unknown key 'enable'"),
+    ("detectors:\n  deceased_recipient:\n    overrides:\n      - params: {}\n", 4,
+     "needs 'match'"),
+    ("detectors:\n  deceased_recipient:\n    overrides:\n      - match: {region: '3311'}\n"
+     "        params: {purposes: 7}\n", 5, "must be tuple"),
+    ("- just\n- a list\n", 1, "must be a mapping"),
+])
+def test_each_mistake_names_its_line(tmp_path: Path, text: str, line: int, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_detectors(write(tmp_path, text))
+    assert f"line {line}:" in str(err.value)
+    assert words in str(err.value)
+
+
+def test_bad_yaml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_detectors(write(tmp_path, "detectors:\n  a: [unclosed\n"))
+
+
+def test_the_shipped_file_enables_every_detector() -> None:
+    names = [d.name for d in load_detectors(ROOT / "detectors.yaml")]
+    assert sorted(names) == sorted(CATALOGUE)
+
+
+def test_disabled_detectors_do_not_run(tmp_path: Path) -> None:
+    path = write(tmp_path, "detectors:\n  deceased_recipient:\n    enabled: false\n"
+                           "  ineligible_subsidy_payee: {}\n")
+    assert [d.name for d in load_detectors(path)] == ["ineligible_subsidy_payee"]
+
+
+def test_overrides_apply_to_their_region_only(tmp_path: Path) -> None:
+    path = write(tmp_path, """detectors:
+  ineligible_subsidy_payee:
+    params: {purposes: [work_subsidy]}
+    overrides:
+      - match: {region: "3311"}
+        params: {purposes: [work_subsidy, welfare_subsidy]}
+""")
+    [detector] = load_detectors(path)
+    registry = Registry()
+    for village in ("VC-331102-001", "VC-330784-001"):
+        registry.apply({"record_type": "person", "person_id": f"P-{village}", "roles": [
+            {"role": "village_cadre", "org_id": village, "region": village[3:9],
+             "start": "2020-01-01"}]})
+
+    def findings(region: str) -> list:
+        village = f"VC-{region}-001"
+        event = payment_event("w1", f"P-{village}", payer=village, region=region,
+                              purpose="welfare_subsidy")
+        keys = detector.keys(event)
+        return [f for key in keys for f in detector.process(event, key, None, registry)[1]]
+
+    [lishui] = findings("331102")
+    assert findings("330784") == []  # the base parameters: welfare subsidies not watched
+    base_version = detector.base.version  # type: ignore[attr-defined]
+    assert lishui.detector_version != base_version
+
+
+def test_version_follows_the_effective_parameters(tmp_path: Path) -> None:
+    one = load_detectors(write(tmp_path, "detectors:\n  duplicate_subsidy_regions: {}\n"))[0]
+    same = load_detectors(write(tmp_path, "detectors:\n  duplicate_subsidy_regions:\n"
+                                          "    params: {window_days: 31}\n"))[0]
+    other = load_detectors(write(tmp_path, "detectors:\n  duplicate_subsidy_regions:\n"
+                                           "    params: {window_days: 45}\n"))[0]
+    assert one.version == same.version != other.version
+
+
+def test_worker_refuses_to_start_with_a_bad_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "detectors:\n  deceased_recipient:\n    params: {colour: red}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "worker"], cwd=ROOT, capture_output=True,
+        text=True, timeout=60, env={**os.environ, "SUNLIGHT_DETECTORS_FILE": str(path)})
+    assert result.returncode == 2
+    assert "line 3" in result.stderr and "colour" in result.stderr
