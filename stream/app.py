@@ -70,6 +70,8 @@ class Sunlight:
             producer_acks=-1,
             broker_commit_interval=1.0,
             table_cleanup_interval=3600.0,
+            broker_session_timeout=settings.session_timeout_s,
+            broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
         )
         setup_prometheus_sensors(self.app, registry=self.metrics.registry, name_prefix="faust")
         self.alerts_topic = self.app.topic(

@@ -54,6 +54,8 @@ class Settings:
     #: How long (seconds of event time) an event_id is remembered for duplicate detection.
     dedupe_horizon_s: float = 35 * 86400.0
     log_level: str = "info"
+    #: How long the group waits for a silent (crashed) worker before handing its partitions on.
+    session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.
     api_token: str = ""
     #: Extra Kafka client settings (SASL/TLS), e.g. security_protocol=SASL_SSL.
@@ -80,6 +82,8 @@ class Settings:
             dedupe_horizon_s=float(_env("SUNLIGHT_DEDUPE_HORIZON_S", str(cls.dedupe_horizon_s))),
             log_level=_env("SUNLIGHT_LOG_LEVEL", cls.log_level),
             api_token=_env("SUNLIGHT_API_TOKEN", cls.api_token),
+            session_timeout_s=float(_env("SUNLIGHT_SESSION_TIMEOUT_S",
+                                         str(cls.session_timeout_s))),
             kafka_security=security,
         )
 
