@@ -74,6 +74,9 @@ class Sunlight:
             broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
         )
         setup_prometheus_sensors(self.app, registry=self.metrics.registry, name_prefix="faust")
+        for detector in detectors:  # series exist from the start, so a first alert is a rate
+            for severity in ("red", "yellow"):
+                self.metrics.alerts.labels(detector.name, severity, "review")
         self.alerts_topic = self.app.topic(
             settings.topic("alerts"), key_serializer="raw", value_serializer="raw")
         self.dead_letters_topic = self.app.topic(
@@ -339,6 +342,8 @@ class Sunlight:
             consumer = app.consumer
             lag: dict[str, int] = defaultdict(int)
             for tp in consumer.assignment():
+                if tp.topic.endswith("-changelog") or "__assignor" in tp.topic:
+                    continue  # state backups and Faust's own topics are no work due
                 highwater = consumer.highwater(tp)
                 if highwater is None:
                     continue
