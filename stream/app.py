@@ -37,6 +37,7 @@ from stream.kafka import partition_counts
 from stream.metrics import Metrics
 from stream.privacy import mask
 from stream.reference import RegistryView
+from stream.security import faust_credentials
 
 log = logging.getLogger("sunlight")
 
@@ -70,6 +71,7 @@ class Sunlight:
             producer_acks=-1,
             broker_commit_interval=1.0,
             table_cleanup_interval=3600.0,
+            broker_credentials=faust_credentials(settings.kafka_security),
             broker_session_timeout=settings.session_timeout_s,
             broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
         )

@@ -22,6 +22,7 @@ import orjson
 
 from stream.config import ROOT, Settings
 from stream.privacy import mask
+from stream.security import client_options
 from stream.simulate import Record, Simulation, write_files
 
 
@@ -131,7 +132,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     if args.out:
         return _simulate_to_files(sim, args.out, args.gzip)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                             linger_ms=5, **settings.kafka_security)
+                             linger_ms=5, **client_options(settings.kafka_security))
     registry = 0
     for record in sim.registry():
         producer.send(settings.topic(record.feed), key=record.key, value=record.value)
@@ -257,7 +258,8 @@ def cmd_watch(settings: Settings, args: argparse.Namespace,
     consumer = KafkaConsumer(
         settings.topic("alerts"), bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest" if args.from_beginning else "latest",
-        enable_auto_commit=False, consumer_timeout_ms=1000, **settings.kafka_security)
+        enable_auto_commit=False, consumer_timeout_ms=1000,
+        **client_options(settings.kafka_security))
     counts: Counter[tuple[str, str]] = Counter()
     latest: deque[str] = deque(maxlen=8)
     ids: set[str] = set()

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaConsumer
 
 from stream.config import Settings
+from stream.security import client_options
 
 
 async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
     """Partitions per topic (0 for a topic that does not exist yet)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                enable_auto_commit=False, **settings.kafka_security)
+                                enable_auto_commit=False, **client_options(settings.kafka_security))
     await consumer.start()
     try:
         # A group-less consumer's metadata covers only assigned topics: ask the cluster.

@@ -19,6 +19,7 @@ from schemas import RecordError, decode
 from stream.config import Settings
 from stream.kafka import partition_counts
 from stream.metrics import Metrics
+from stream.security import client_options
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class RegistryView:
             bootstrap_servers=self.settings.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **self.settings.kafka_security,
+            **client_options(self.settings.kafka_security),
         )
         await consumer.start()
         try:

@@ -8,6 +8,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from stream.config import INPUT_TOPICS, OUTPUT_TOPICS, Settings
+from stream.security import client_options
 
 COMPACTED = {"registry"}
 
@@ -52,7 +53,8 @@ def _admin(settings: Settings, timeout_s: float) -> KafkaAdminClient:
     while True:
         try:
             return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                    client_id="sunlight-admin", **settings.kafka_security)
+                                    client_id="sunlight-admin",
+                                    **client_options(settings.kafka_security))
         except KafkaError as exc:
             if time.monotonic() > deadline:
                 raise SystemExit(
