@@ -5,10 +5,20 @@ their parameters.
 """
 
 from detectors.base import Detector, Event, Finding
+from detectors.bid_price_screen import BidPriceScreen
+from detectors.cadre_linked_award import CadreLinkedAward
 from detectors.deceased_recipient import DeceasedRecipient
+from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.duplicate_subsidy_regions import DuplicateSubsidyRegions
+from detectors.escalation import Escalation
 from detectors.ineligible_subsidy_payee import IneligibleSubsidyPayee
 from detectors.injury_claim_without_attendance import InjuryClaimWithoutAttendance
+from detectors.key_personnel_absent import KeyPersonnelAbsent
+from detectors.lease_below_reference import LeaseBelowReference
+from detectors.payer_amount_outlier import PayerAmountOutlier
+from detectors.prescriber_concentration import PrescriberConcentration
+from detectors.shared_bid_fingerprint import SharedBidFingerprint
+from detectors.split_labour_materials import SplitLabourMaterials
 
 CATALOGUE: dict[str, type[Detector]] = {
     cls.name: cls for cls in (
@@ -16,6 +26,16 @@ CATALOGUE: dict[str, type[Detector]] = {
         DeceasedRecipient,
         DuplicateSubsidyRegions,
         InjuryClaimWithoutAttendance,
+        CadreLinkedAward,
+        SplitLabourMaterials,
+        KeyPersonnelAbsent,
+        LeaseBelowReference,
+        SharedBidFingerprint,
+        BidPriceScreen,
+        DrugPurchaseSpike,
+        PrescriberConcentration,
+        PayerAmountOutlier,
+        Escalation,
     )
 }
 

@@ -109,10 +109,16 @@ class Simulation:
                 scenario = self.active[rng.randrange(len(self.active))]
                 near = roll >= self.malformed_rate + self.duplicate_rate + self.case_rate
                 make = scenario.near_miss if near else scenario.case
-                if ts + timedelta(days=scenario.span_days) <= self.horizon:
-                    for emit in make(self.world, rng, f"{self.seed}-{i:09d}", ts):
-                        heapq.heappush(queue, (emit.at, seq, emit))
-                        seq += 1
+                end = ts + timedelta(days=scenario.span_days)
+                if end <= self.horizon:
+                    emits = make(self.world, rng, f"{self.seed}-{i:09d}", ts)
+                    # Cases use up the record budget too: start one only if the feed still
+                    # runs past its judgement with what is left.
+                    left = self.events - emitted - len(queue) - len(emits)
+                    if end <= now + timedelta(seconds=0.85 * left * self.step_s):
+                        for emit in emits:
+                            heapq.heappush(queue, (emit.at, seq, emit))
+                            seq += 1
             else:
                 record = self._emit(rng, self.world.normal(rng, f"{self.seed}-{i:09d}", ts))
                 emitted += 1

@@ -75,6 +75,8 @@ class World:
         for pid, village in self.ordinary:
             self.residents[village].append(pid)
         self._payment_pools(seed)
+        self._procurement_pools(seed)
+        self._health_pools(seed)
 
     def _payment_pools(self, seed: int) -> None:
         """People only the payment scenarios use (normal traffic never pays them)."""
@@ -99,6 +101,83 @@ class World:
                 pool.append(pid)
                 self.people[pid] = {"record_type": "person", "person_id": pid, "roles": [],
                                     "relatives": [], "integrity_flags": []}
+
+    def _procurement_pools(self, seed: int) -> None:
+        """Companies and people only the procurement scenarios use (normal traffic never bids
+        with, pays or checks in as them). New records only: existing people are not changed."""
+        rng = random.Random(f"procurement-pools-{seed}")
+        holders = self.cadres + self.officials
+        #: (company, village): an owner is, or is a relative of, a current office holder there.
+        self.cadre_linked: list[tuple[str, str]] = []
+        #: (company, village): the legal rep was a cadre there, but left office before 2026.
+        self.former_linked: list[tuple[str, str]] = []
+        #: (winner, supplier): two companies with the same legal representative.
+        self.sister_companies: list[tuple[str, str]] = []
+        #: Contractors' key personnel (technical leads), one per case.
+        self.site_leads: list[str] = []
+
+        def person(pid: str, relatives: list[str] | None = None) -> str:
+            self.people[pid] = {"record_type": "person", "person_id": pid, "roles": [],
+                                "relatives": relatives or [], "integrity_flags": []}
+            return pid
+
+        def company(cid: str, rep: str, shareholders: list[str], region: str) -> str:
+            self.companies[cid] = {"record_type": "company", "company_id": cid,
+                                   "name": f"Company {cid}", "legal_rep_id": rep,
+                                   "shareholder_ids": shareholders, "region": region}
+            return cid
+
+        for i in range(60 if holders else 0):
+            holder, village = holders[rng.randrange(len(holders))]
+            region = self.region_of[village]
+            how = i % 3
+            if how == 0:    # the office holder is the legal representative
+                rep, shareholders = holder, [holder]
+            elif how == 1:  # a front man runs it; the office holder is a shareholder
+                rep = person(f"P-PF{i:05d}")
+                shareholders = [rep, holder]
+            else:           # the office holder's relative runs and owns it
+                rep = person(f"P-PR{i:05d}", relatives=[holder])
+                shareholders = [rep]
+            cid = company(f"C-PL{i:04d}", rep, shareholders, region)
+            self.cadre_linked.append((cid, village))
+        for i in range(30 if self.former else 0):
+            holder, village = self.former[rng.randrange(len(self.former))]
+            cid = company(f"C-PX{i:04d}", holder, [holder], self.region_of[village])
+            self.former_linked.append((cid, village))
+        for i in range(60):
+            owner = person(f"P-PO{i:05d}")
+            region = REGIONS[rng.randrange(len(REGIONS))]
+            winner = company(f"C-PW{i:04d}", owner, [owner], region)
+            supplier = company(f"C-PS{i:04d}", owner, [owner], region)
+            self.sister_companies.append((winner, supplier))
+        for i in range(400):
+            self.site_leads.append(person(f"P-PK{i:05d}"))
+
+    def _health_pools(self, seed: int) -> None:
+        """Hospitals and their doctors only the health scenarios use (normal traffic never buys
+        or prescribes there): ten doctors each, the first two with an integrity record."""
+        rng = random.Random(f"health-pools-{seed}")
+        self.case_hospitals = [f"H-{r}-S{i}" for r in REGIONS for i in range(2)]
+        #: hospital -> its doctors (person ids); doctors[h][:2] have integrity_flags.
+        self.doctors: dict[str, list[str]] = {}
+        records = ("2023: accepted gifts from a drug supplier (warning)",
+                   "2024: paid speaker fees by a supplier, undeclared (criticised)",
+                   "2022: prescriptions above the hospital's limits (admonished)")
+        for h, hospital in enumerate(self.case_hospitals):
+            region = hospital.split("-")[1]
+            staff = []
+            for j in range(10):
+                pid = f"P-DR{h:02d}{j:02d}"
+                start = f"{rng.randint(2005, 2021)}-{rng.randint(1, 12):02d}-01"
+                self.people[pid] = {
+                    "record_type": "person", "person_id": pid, "name": f"Doctor {h}-{j}",
+                    "roles": [{"role": "doctor", "org_id": hospital, "region": region,
+                               "start": start}],
+                    "relatives": [], "integrity_flags": [rng.choice(records)] if j < 2 else [],
+                }
+                staff.append(pid)
+            self.doctors[hospital] = staff
 
     def next_of(self, pool: str, items: list[Any]) -> Any:
         """The next unused member of a pool, so two cases never share an actor."""

@@ -76,7 +76,7 @@ def test_killed_worker_loses_nothing(bootstrap: str, tmp_path: Path) -> None:
         produce(world, events[half:])
         second = world.start_worker(SUNLIGHT_SESSION_TIMEOUT_S="10")
         second.wait_ready(timeout=120)
-        check(world.read("alerts", expect=len(expected), timeout=120), expected)
+        check(world.read("alerts", expect=len(expected), timeout=240), expected)
     finally:
         world.close()
 
@@ -95,6 +95,6 @@ def test_rebalance_gives_the_same_alerts(bootstrap: str, tmp_path: Path) -> None
         produce(world, events[third:2 * third])
         first.stop()  # leaves the group: its partitions and state move to the second
         produce(world, events[2 * third:])
-        check(world.read("alerts", expect=len(expected), timeout=120), expected)
+        check(world.read("alerts", expect=len(expected), timeout=240), expected)
     finally:
         world.close()

@@ -38,7 +38,7 @@ def test_live_equals_replay(bootstrap: str, tmp_path: Path) -> None:
         for record in events:
             world.produce(record.feed, record.value, key=record.key)
         world.flush()
-        live_alerts = world.read("alerts", expect=len(replayed), timeout=120)
+        live_alerts = world.read("alerts", expect=len(replayed), timeout=240)
     finally:
         world.close()
     live = {}

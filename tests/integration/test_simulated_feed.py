@@ -33,7 +33,7 @@ def test_simulated_feed_gives_exactly_the_injected_cases(bootstrap: str, tmp_pat
         assert len(expected) > 5
         assert sim.counts["duplicate"] > 0 and sim.counts["malformed"] > 0
 
-        alerts = world.read("alerts", expect=len(expected), timeout=90)
+        alerts = world.read("alerts", expect=len(expected), timeout=240)
         got = [(a["data"]["detector"], a["subject"], a["time"], a["data"]["severity"],
                 a["data"]["action"]) for a in alerts]
         assert sorted(got) == sorted(expected)  # each once: no misses, no doubles, no extras

@@ -1,0 +1,161 @@
+"""payer_amount_outlier: a payment amount far outside what its payer pays for that purpose.
+
+The case (DETECTORS.md): a payer's payments of one purpose (a township's work subsidies, an
+agency's materials) have a normal size; a payment far above it is a yellow warning to the
+finance regulator, checked against the payment and the pair's history.
+
+Per payer and purpose (key ``payer_id|purpose``), every payment amount is one observation of a
+series scored by the same online scorer as ``drug_purchase_spike`` (``detectors/scoring.py``),
+here without a weekly season (``period`` 1) and with the warm-up counted in payments: the log of
+the amount against the pair's learned level and robust spread, clipped so that an outlier does
+not become the normal, re-centred when a new level holds for ``shift_days`` payments. An alert
+is a score at or above ``threshold`` (default: 6 robust standard deviations of the log amount
+above the pair's normal, i.e. a payment several times the usual one for a steady payer).
+
+Payments are scored in event-time order, each once event time (the watermark) has passed it by
+``lateness_hours``: so the learned normal does not depend on how the input partitions happened
+to interleave, and a payment is never judged before the history that came before it. A payment
+arriving later than that is scored at once. The finding's time is the payment's event time,
+its basis the payment's event_id.
+
+The state per pair is the scorer's model, 12 numbers (about 90 bytes of JSON), plus the
+payments waiting for the watermark (those of the last ``lateness_hours``).
+
+>>> from detectors.registry import Registry
+>>> detector = PayerAmountOutlier()
+>>> def pay(i, amount):
+...     record = {"event_id": f"pay-{i}", "event_time": f"2026-05-{1 + i % 28:02d}T09:00:00+08:00",
+...               "region": "330784", "status": "executed", "payer_id": "VC-1",
+...               "payee_id": f"P-{i}", "payee_kind": "person", "purpose": "materials",
+...               "amount": amount}
+...     return Event("payments", record, float(i * 7200))
+>>> state, found = None, []
+>>> for i in range(40):
+...     amount = 30000.0 if i == 39 else 1000.0 + 37 * (i % 7)
+...     event = pay(i, amount)
+...     state, _ = detector.process(event, "VC-1|materials", state, Registry())
+...     state, findings = detector.advance("VC-1|materials", state, event.ts + 3600, Registry())
+...     found += findings
+>>> [(f.severity, f.subject, f.basis) for f in found]
+[('yellow', 'payer:VC-1', ('pay-39',))]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.registry import Registry
+from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
+from detectors.scoring import Scorer
+
+
+class PayerAmountOutlier(Detector):
+    name = "payer_amount_outlier"
+    feeds = frozenset({"payments"})
+    key_kind = "payer_purpose"
+    logic_version = 1
+    stateful = True
+    defaults = {
+        **SCORER_DEFAULTS,
+        # Payments have no weekly season; one payment is judged on its own (no CUSUM of
+        # small rises), with a stricter z than daily purchases: there are many more of them.
+        "period": 1,
+        "warmup": 20,
+        "min_obs": 20,
+        "cooldown": 0,
+        "z_half": 6.0,
+        "cusum_h": 0.0,
+        #: Which payments are scored and learned (both by default).
+        "statuses": ("requested", "executed"),
+        #: Purposes scored; empty: every purpose.
+        "purposes": (),
+        #: A payment is scored once event time has passed it by this much.
+        "lateness_hours": 1.0,
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.scorer = Scorer(**{name: self.params[name] for name in SCORER_DEFAULTS})
+        self.lateness_s = self.params["lateness_hours"] * 3600.0
+
+    def key(self, event: Event) -> str | None:
+        record = event.record
+        if record["status"] not in self.params["statuses"]:
+            return None
+        purposes = self.params["purposes"]
+        if purposes and record["purpose"] not in purposes:
+            return None
+        return f"{record['payer_id']}|{record['purpose']}"
+
+    def process(
+        self, event: Event, key: str, state: Any, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        new = _copy(state) if state is not None else {"m": self.scorer.new_state(), "p": []}
+        record = event.record
+        new["p"].append([event.ts, event.event_id, float(record["amount"]), event.time,
+                         event.ref("status", "payer_id", "payee_id", "purpose", "amount",
+                                   "region")])
+        return new, []
+
+    def due(self, state: Any) -> float | None:
+        if not state["p"]:
+            return None
+        return min(item[0] for item in state["p"]) + self.lateness_s
+
+    def advance(
+        self, key: str, state: Any, watermark: float, registry: Registry
+    ) -> tuple[Any, list[Finding]]:
+        new = _copy(state)
+        ready = sorted((item for item in new["p"] if item[0] + self.lateness_s <= watermark),
+                       key=lambda item: (item[0], item[1]))
+        new["p"] = [item for item in new["p"] if item[0] + self.lateness_s > watermark]
+        model = new["m"]
+        findings = []
+        for _, event_id, amount, time, ref in ready:
+            step = self.scorer.update(model, amount, 0 if model[0] is None else model[0] + 1)
+            if step.alert:
+                findings.append(self._finding(key, event_id, amount, time, ref, step,
+                                              model[1]))
+        return new, findings
+
+    def _finding(self, key: str, event_id: str, amount: float, time: str,
+                 ref: dict[str, Any], step: Any, seen: int) -> Finding:
+        payer, _, purpose = key.rpartition("|")
+        expected = step.expected
+        ratio = amount / expected if expected > 0 else float("inf")
+        p = self.params
+        status = ref["fields"].get("status", "")
+        return self.finding(
+            subject=f"payer:{payer}",
+            severity=YELLOW,
+            route="regulator",
+            sector="finance",
+            action=REVIEW,
+            score=step.score,
+            summary=(
+                f"{purpose} payment {event_id} of {amount:g} yuan ({status}) by {payer} is "
+                f"{ratio:.1f} times its usual {expected:.0f} yuan for that purpose "
+                f"(score {step.score:.2f})"
+            ),
+            time=time,
+            basis=(event_id,),
+            evidence={
+                "records": [ref],
+                "registry_links": [],
+                "observed": f"{amount:g} yuan",
+                "threshold": (
+                    f"score >= {p['threshold']} (score 0.5 at {p['z_half']:g} robust "
+                    f"standard deviations of the log amount above the payer's normal for "
+                    f"{purpose})"
+                ),
+                "amount": amount,
+                "expected_amount": round(expected, 2),
+                "z": round(step.z, 3),
+                "payments_seen": seen,
+            },
+        )
+
+
+def _copy(state: dict[str, Any]) -> dict[str, Any]:
+    return {"m": list(state["m"]), "p": [list(item) for item in state["p"]]}
