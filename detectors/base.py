@@ -81,6 +81,18 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+class PersonPayeeKey:
+    """Mixin: payments to a person for one of the detector's ``purposes``, keyed by payee."""
+
+    params: Mapping[str, Any]
+
+    def key(self, event: Event) -> str | None:
+        record = event.record
+        if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
+            return record["payee_id"]
+        return None
+
+
 class ParameterError(ValueError):
     """A detector was given a parameter it does not have, or one of the wrong type."""
 

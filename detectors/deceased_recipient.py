@@ -18,22 +18,16 @@ date stays silent (the payment was due). On a ``requested`` payment the action i
 
 from __future__ import annotations
 
-from detectors.base import HOLD, REVIEW, YELLOW, Event, Finding, RegistryCheck
+from detectors.base import HOLD, REVIEW, YELLOW, Event, Finding, PersonPayeeKey, RegistryCheck
 from detectors.registry import Registry
 
 
-class DeceasedRecipient(RegistryCheck):
+class DeceasedRecipient(PersonPayeeKey, RegistryCheck):
     name = "deceased_recipient"
     feeds = frozenset({"payments"})
     key_kind = "payee"
     logic_version = 1
     defaults = {"purposes": ("welfare_subsidy",)}
-
-    def key(self, event: Event) -> str | None:
-        record = event.record
-        if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
-            return record["payee_id"]
-        return None
 
     def check(self, event: Event, registry: Registry) -> list[Finding]:
         record = event.record

@@ -23,25 +23,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.base import REVIEW, YELLOW, Detector, Event, Finding, PersonPayeeKey
 from detectors.registry import Registry
 
 DAY = 86400.0
 
 
-class DuplicateSubsidyRegions(Detector):
+class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
     name = "duplicate_subsidy_regions"
     feeds = frozenset({"payments"})
     key_kind = "payee"
     logic_version = 1
     stateful = True
     defaults = {"purposes": ("welfare_subsidy",), "window_days": 31.0, "min_regions": 2}
-
-    def key(self, event: Event) -> str | None:
-        record = event.record
-        if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
-            return record["payee_id"]
-        return None
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry

@@ -22,11 +22,11 @@ the payment) or an office in another body stays silent.
 
 from __future__ import annotations
 
-from detectors.base import HOLD, RED, REVIEW, Event, Finding, RegistryCheck
+from detectors.base import HOLD, RED, REVIEW, Event, Finding, PersonPayeeKey, RegistryCheck
 from detectors.registry import Registry
 
 
-class IneligibleSubsidyPayee(RegistryCheck):
+class IneligibleSubsidyPayee(PersonPayeeKey, RegistryCheck):
     name = "ineligible_subsidy_payee"
     feeds = frozenset({"payments"})
     key_kind = "payee"
@@ -35,12 +35,6 @@ class IneligibleSubsidyPayee(RegistryCheck):
         "purposes": ("work_subsidy",),
         "roles": ("village_cadre", "public_official"),
     }
-
-    def key(self, event: Event) -> str | None:
-        record = event.record
-        if record["purpose"] in self.params["purposes"] and record["payee_kind"] == "person":
-            return record["payee_id"]
-        return None
 
     def check(self, event: Event, registry: Registry) -> list[Finding]:
         """The findings for one payment; also what the synchronous pre-payment check asks."""
