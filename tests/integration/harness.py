@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from stream.config import Settings
 from stream.topics import create_topics
@@ -90,6 +92,20 @@ class World:
         for worker in self.workers:
             worker.stop()
         self.producer.close()
+        self.delete_topics()
+
+    def delete_topics(self) -> None:
+        """Drop this world's topics (inputs, outputs, internal, changelogs): a broker that
+        keeps every test's partitions runs out of file handles."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            mine = [t for t in admin.list_topics() if t.startswith(self.prefix)]
+            if mine:
+                admin.delete_topics(mine)
+        except KafkaError:
+            pass  # best effort: the test's verdict does not depend on it
+        finally:
+            admin.close()
 
 
 class WorkerProcess:
