@@ -313,19 +313,38 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             print("starting the local Kafka broker (deploy/kafka-local start)...", flush=True)
             subprocess.run([str(ROOT / "deploy" / "kafka-local"), "start"], check=True)
             started_broker = True
-    created = create_topics(settings)
-    print(f"topics ready ({len(created)} created)", flush=True)
     seed = args.seed if args.seed is not None else int(time.time()) % 100_000
+    if not os.environ.get("SUNLIGHT_TOPIC_PREFIX"):
+        # Each demo run gets topics of its own: another run's registry and feed (another
+        # seed, other people) must not mix with this one.
+        settings = replace(settings, topic_prefix=f"demo{seed}-")
+    env = {**os.environ, "SUNLIGHT_TOPIC_PREFIX": settings.topic_prefix}
+    created = create_topics(settings)
+    print(f"topics ready ({len(created)} created, prefix {settings.topic_prefix!r})",
+          flush=True)
     py = sys.executable
     children = []
     worker_log = open(logs / "worker.log", "ab")  # noqa: SIM115 - closed at exit
     sim_log = open(logs / "simulate.log", "ab")  # noqa: SIM115
-    children.append(subprocess.Popen([py, "-m", "stream.cli", "worker"], cwd=ROOT,
+    children.append(subprocess.Popen([py, "-m", "stream.cli", "worker"], cwd=ROOT, env=env,
                                      stdout=worker_log, stderr=subprocess.STDOUT))
+    ready_url = f"http://{settings.web_host}:{settings.web_port}/readyz"
+    print("waiting for the worker to be ready...", flush=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and children[0].poll() is None:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    # The feed starts once the worker has its partitions: a worker that starts on a large
+    # backlog reaches its detectors late (see README, Performance).
     children.append(subprocess.Popen(
         [py, "-m", "stream.cli", "simulate", "--seed", str(seed), "--events", str(args.events),
          "--people", str(args.people), "--rate", str(args.rate)],
-        cwd=ROOT, stdout=sim_log, stderr=subprocess.STDOUT))
+        cwd=ROOT, env=env, stdout=sim_log, stderr=subprocess.STDOUT))
     print(f"worker log: {logs / 'worker.log'}; simulator log: {logs / 'simulate.log'}")
     started = time.monotonic()
     metrics_url = f"http://{settings.web_host}:{settings.web_port}/metrics"
