@@ -382,10 +382,9 @@ def speed_and_memory(updates: int = 300_000, pairs: int = 2_000, days: int = 60
         runner.handle(event, key)
         runner.mark_seen(event, key)
     spike_rate = len(events) / (time.perf_counter() - started)
-    spike_bytes = [len(orjson.dumps(v)) for k, v in runner.state.items()
-                   if k.startswith("state|")]
-    judged_bytes = [len(orjson.dumps(dict(v, o={}))) for k, v in runner.state.items()
-                    if k.startswith("state|")]
+    spike_bytes = [len(orjson.dumps(v)) for _, v in runner.states("drug_purchase_spike")]
+    judged_bytes = [len(orjson.dumps(dict(v, o={})))
+                    for _, v in runner.states("drug_purchase_spike")]
 
     outlier = PayerAmountOutlier()
     payments = []
@@ -402,8 +401,8 @@ def speed_and_memory(updates: int = 300_000, pairs: int = 2_000, days: int = 60
         runner.handle(event, key)
         runner.mark_seen(event, key)
     outlier_rate = len(payments) / (time.perf_counter() - started)
-    outlier_bytes = [len(orjson.dumps(v)) for k, v in runner.state.items()
-                     if k.startswith("state|") and not v["p"]]
+    outlier_bytes = [len(orjson.dumps(v)) for _, v in runner.states(outlier.name)
+                     if not v["p"]]
     return {
         "scorer_updates_per_s": round(scorer_rate),
         "drug_purchase_spike_events_per_s": round(spike_rate),
@@ -452,7 +451,7 @@ def normal_traffic(events: int) -> dict[str, Any]:
             runner.mark_seen(event, key)
             for finding in outcome.findings:
                 findings[finding.detector] += 1
-    series = {name: sum(1 for k in r.state if k.startswith("state|")) for name, r in
+    series = {name: sum(1 for _ in r.states(name)) for name, r in
               zip((spike.name, outlier.name), runners.values(), strict=True)}
     days = ((last or 0) - (first or 0)) / 86400
     return {"events": events, "event_days": round(days, 1), "alerts": findings,

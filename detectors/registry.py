@@ -1,13 +1,18 @@
 """Reference data: people (with their dated roles) and companies, looked up by id.
 
-Kept compact (tuples and slotted objects, not the decoded JSON) because a province has millions
-of people and every worker holds all of them. Dates stay ``YYYY-MM-DD`` strings: they compare
-correctly as strings and cost nothing to parse.
+Kept compact because a province has millions of people and every worker holds all of them
+(``bench/pipeline.py --parts memory`` measures it): slotted objects and tuples, not the decoded
+JSON; the short strings that repeat across people (roles, org ids, regions, dates, flags) are
+interned, so a million people share one copy of each; and a person with nothing but an id (no
+office, relative, death or flag: most of a population) is stored as ``None`` and handed out as
+a fresh :class:`Person` on lookup. Dates stay ``YYYY-MM-DD`` strings: they compare correctly as
+strings and cost nothing to parse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from sys import intern
 from typing import Any, NamedTuple
 
 
@@ -23,18 +28,37 @@ class Role(NamedTuple):
         return self.start <= day and (self.end is None or day <= self.end)
 
 
+def _role(r: Mapping[str, Any]) -> Role:
+    end = r.get("end")
+    return Role(intern(r["role"]), intern(r["org_id"]), intern(r.get("region", "")),
+                intern(r["start"]), None if end is None else intern(end))
+
+
 class Person:
     __slots__ = ("person_id", "roles", "relatives", "deceased_on", "integrity_flags")
 
     def __init__(self, record: Mapping[str, Any]) -> None:
         self.person_id: str = record["person_id"]
-        self.roles: tuple[Role, ...] = tuple(
-            Role(r["role"], r["org_id"], r.get("region", ""), r["start"], r.get("end"))
-            for r in record.get("roles") or ()
-        )
+        roles = record.get("roles")
+        self.roles: tuple[Role, ...] = tuple(map(_role, roles)) if roles else ()
         self.relatives: tuple[str, ...] = tuple(record.get("relatives") or ())
-        self.deceased_on: str | None = record.get("deceased_on")
-        self.integrity_flags: tuple[str, ...] = tuple(record.get("integrity_flags") or ())
+        deceased = record.get("deceased_on")
+        self.deceased_on: str | None = None if deceased is None else intern(deceased)
+        flags = record.get("integrity_flags")
+        self.integrity_flags: tuple[str, ...] = tuple(map(intern, flags)) if flags else ()
+
+    @classmethod
+    def plain(cls, person_id: str) -> Person:
+        """A person known by id alone: no office, relative, death or flag."""
+        person = cls.__new__(cls)
+        person.person_id = person_id
+        person.roles = person.relatives = person.integrity_flags = ()
+        person.deceased_on = None
+        return person
+
+    @property
+    def is_plain(self) -> bool:
+        return not (self.roles or self.relatives or self.deceased_on or self.integrity_flags)
 
     def offices_in(self, org_id: str, day: str, roles: tuple[str, ...]) -> list[Role]:
         """The offices of the given kinds this person held in ``org_id`` on ``day``."""
@@ -48,7 +72,10 @@ class Company:
         self.company_id: str = record["company_id"]
         self.legal_rep_id: str = record["legal_rep_id"]
         self.shareholder_ids: tuple[str, ...] = tuple(record.get("shareholder_ids") or ())
-        self.region: str = record.get("region", "")
+        self.region: str = intern(record.get("region", ""))
+
+
+_ABSENT: Any = object()
 
 
 class Registry:
@@ -62,15 +89,20 @@ class Registry:
     ['village_cadre']
     >>> reg.delete("P1"); reg.person("P1") is None
     True
+    >>> reg.apply({"record_type": "person", "person_id": "P2", "name": "Wang"})
+    >>> reg.person("P2").person_id, reg.person("P2").roles, "P2" in reg.people
+    ('P2', (), True)
     """
 
     def __init__(self) -> None:
-        self.people: dict[str, Person] = {}
+        #: person_id -> Person, or None for a person known by id alone (see the module doc).
+        self.people: dict[str, Person | None] = {}
         self.companies: dict[str, Company] = {}
 
     def apply(self, record: Mapping[str, Any]) -> None:
         if record["record_type"] == "person":
-            self.people[record["person_id"]] = Person(record)
+            person = Person(record)
+            self.people[person.person_id] = None if person.is_plain else person
         else:
             self.companies[record["company_id"]] = Company(record)
 
@@ -80,7 +112,10 @@ class Registry:
         self.companies.pop(key, None)
 
     def person(self, person_id: str) -> Person | None:
-        return self.people.get(person_id)
+        person = self.people.get(person_id, _ABSENT)
+        if person is None:
+            return Person.plain(person_id)
+        return None if person is _ABSENT else person
 
     def company(self, company_id: str) -> Company | None:
         return self.companies.get(company_id)

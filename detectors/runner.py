@@ -16,7 +16,8 @@ mutable mapping: a Faust table live, a dict offline.
 ('P1',)
 >>> runner.handle(event, "P1").duplicate
 False
->>> runner.mark_seen(event, "P1")
+>>> runner.commit()  # findings published: the event counts as seen
+1
 >>> runner.handle(event, "P1").duplicate
 True
 """
@@ -24,9 +25,12 @@ True
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from detectors.base import Detector, Event, Finding
 from detectors.registry import Registry
@@ -59,6 +63,10 @@ class Runner:
         state: MutableMapping[str, Any],
         registry: Registry,
         idle_after_s: float = 60.0,
+        dedupe_horizon_s: float = 7 * 86400.0,
+        dedupe_max_ids: int = 1000,
+        cache_size: int = 20_000,
+        batch_writes: bool = False,
     ) -> None:
         self.by_feed = detectors_by_feed
         self.by_name = {d.name: d for ds in detectors_by_feed.values() for d in ds}
@@ -74,8 +82,23 @@ class Runner:
         self.idle_after_s = idle_after_s
         #: partition -> source -> (max event ts, wall clock last seen)
         self._sources: dict[int, dict[str, tuple[float, float]]] = {}
-        #: Per partition, a heap of (due, state key) mirroring the "pending|<p>" entries.
-        self._heaps: dict[int, list[tuple[float, str]]] = {}
+        #: Per partition, a heap of (due, key, detector name): the windows to judge, in
+        #: order; None until built from the state.
+        self._heaps: dict[int, list[tuple[float, str, str]]] | None = None
+        #: Entries changed since the last commit(), by key.
+        self._staged: dict[str, dict[str, Any]] = {}
+        #: Decoded entries of recently used keys (busy keys are not decoded per event), and
+        #: the keys committed but not yet written to ``state``.
+        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._dirty: set[str] = set()
+        self.cache_size = cache_size
+        self.batch_writes = batch_writes
+        #: A duplicate is recognised if it comes within this much event time of the
+        #: watermark; older ids are forgotten, so state does not grow with every event.
+        self.dedupe_horizon_s = dedupe_horizon_s
+        #: ... and at most this many ids per key (the newest), so a busy key's entry (written
+        #: with every event) stays small.
+        self.dedupe_max_ids = dedupe_max_ids
 
     def route(self, event: Event) -> tuple[str, ...]:
         """The keys this kind processes ``event`` under (usually one; none if no detector of
@@ -84,10 +107,6 @@ class Runner:
         for detector in self.by_feed.get(event.feed, ()):
             keys.update(detector.keys(event))
         return tuple(sorted(keys))
-
-    @staticmethod
-    def seen_key(event: Event, key: str) -> str:
-        return f"seen|{event.feed}|{event.event_id}|{key}"
 
     @property
     def watermark(self) -> float:
@@ -125,20 +144,25 @@ class Runner:
     def handle(self, event: Event, key: str, partition: int = 0, source: str | None = None,
                now: float | None = None) -> Outcome:
         """Run every detector that wants ``event`` under ``key``; then judge windows now due
-        among the keys of ``partition``. Does not mark the event seen: call :meth:`mark_seen`
-        once its findings are safely published. ``source`` and ``now``: see :meth:`observe`
-        (by default one source: input merged in event-time order, as in replay)."""
+        among the keys of ``partition``. Writes nothing yet: call :meth:`commit` once the
+        findings are safely published (then the event counts as seen, with its state, in one
+        write). ``source`` and ``now``: see :meth:`observe` (by default one source: input
+        merged in event-time order, as in replay)."""
         outcome = Outcome()
-        if self.state.get(self.seen_key(event, key)) is not None:
+        entry = self._peek(key, partition)
+        seen_id = f"{event.feed}|{event.event_id}"
+        if seen_id in entry["seen"]:
             outcome.duplicate = True
             return outcome
+        self._staged[key] = entry
         self.observe("merged" if source is None else source, event.ts, now, partition)
         for detector in self.by_feed.get(event.feed, ()):
             try:
                 if key in detector.keys(event):
-                    self._process(detector, event, key, partition, outcome)
+                    self._process(detector, event, key, entry, partition, outcome)
             except Exception as exc:  # one detector's bug must not stop the others
                 outcome.errors.append((detector.name, exc))
+        self._remember(entry, seen_id, event.ts, partition)
         self._advance(partition, outcome)
         return outcome
 
@@ -146,81 +170,156 @@ class Runner:
              ) -> Outcome:
         """A watermark tick (source -> event time reached): advance the watermark and judge
         the windows of ``partition`` now due, though no event of theirs arrived (a silent
-        project's week)."""
+        project's week). Call :meth:`commit` after publishing its findings."""
         outcome = Outcome()
         for source, ts in progress.items():
             self.observe(source, ts, now, partition)
         self._advance(partition, outcome)
         return outcome
 
-    def mark_seen(self, event: Event, key: str) -> None:
-        self.state[self.seen_key(event, key)] = event.ts
+    def commit(self) -> int:
+        """The last :meth:`handle` / :meth:`tick` is done (its findings published): its
+        changes count. Written to ``state`` at once, or with ``batch_writes`` at the next
+        :meth:`flush` (one write per key per batch). Returns the number of keys changed."""
+        staged, self._staged = self._staged, {}
+        cache, dirty = self._cache, self._dirty
+        for key, entry in staged.items():
+            cache[key] = entry
+            cache.move_to_end(key)
+            dirty.add(key)
+        if not self.batch_writes:
+            self.flush()
+        return len(staged)
 
-    def _process(self, detector: Detector, event: Event, key: str, partition: int,
-                 outcome: Outcome) -> None:
-        state_key = f"state|{detector.name}|{key}"
-        old = self.state.get(state_key) if detector.stateful else None
+    def flush(self) -> int:
+        """Write every committed change to ``state`` (encoded: live, the changelog's bytes).
+        Returns the number of writes."""
+        cache, state = self._cache, self.state
+        for key in self._dirty:
+            entry = cache[key]
+            if entry["s"] or entry["seen"]:
+                # A copy: orjson's own result keeps a 4 KB buffer whatever its length
+                # (tracemalloc), 20x the entry's size in a table of a million keys.
+                state[key] = bytes(memoryview(orjson.dumps(entry)))
+            elif state.get(key) is not None:
+                del state[key]
+        written = len(self._dirty)
+        self._dirty.clear()
+        while len(cache) > self.cache_size:  # all clean now: the oldest can go
+            cache.popitem(last=False)
+        return written
+
+    def mark_seen(self, event: Event, key: str) -> None:
+        """The event's findings are published: record it as seen (see :meth:`commit`)."""
+        self.commit()
+
+    def detector_state(self, name: str, key: str) -> Any:
+        """The current state of detector ``name`` for ``key`` (None if it has none)."""
+        return self._peek(key, 0)["s"].get(name)
+
+    def states(self, name: str) -> Iterator[tuple[str, Any]]:
+        """(key, state) of every key detector ``name`` keeps state for."""
+        for key in list(self.state.keys()):
+            state = self.detector_state(name, key)
+            if state is not None:
+                yield key, state
+
+    def put_state(self, name: str, key: str, state: Any, partition: int = 0) -> None:
+        """Set detector ``name``'s state for ``key`` directly (tests, migrations)."""
+        entry = self._peek(key, partition)
+        entry["s"][name] = state
+        self._staged[key] = entry
+        self.commit()
+        self._heaps = None
+
+    # -- state entries ------------------------------------------------------------------
+    def _peek(self, key: str, partition: int) -> dict[str, Any]:
+        """The key's entry ({"p": partition, "s": {detector: state}, "seen": {feed|event_id:
+        event ts}}), as staged if this handle() already changed it. Put it in ``_staged`` to
+        have it written."""
+        entry = self._staged.get(key) or self._cache.get(key)
+        if entry is None:
+            raw = self.state.get(key)
+            entry = orjson.loads(raw) if raw is not None else {"p": partition, "s": {},
+                                                                "seen": {}}
+        return entry
+
+    def _remember(self, entry: dict[str, Any], seen_id: str, ts: float, partition: int
+                  ) -> None:
+        """Mark an event seen, and forget ids older than the dedupe horizon. Ids are kept in
+        arrival order, which is close to event-time order, so the scan stops early."""
+        seen = entry["seen"]
+        seen[seen_id] = ts
+        cutoff = self.watermarks.get(partition, float("-inf")) - self.dedupe_horizon_s
+        excess = len(seen) - self.dedupe_max_ids
+        for old_id, old_ts in list(seen.items()):
+            if old_ts >= cutoff and excess <= 0:
+                break
+            del seen[old_id]
+            excess -= 1
+
+    def _process(self, detector: Detector, event: Event, key: str, entry: dict[str, Any],
+                 partition: int, outcome: Outcome) -> None:
+        old = entry["s"].get(detector.name) if detector.stateful else None
         if detector.stateful and detector.is_late(event, key, old):
             outcome.late.append(detector.name)
             return
         new, findings = detector.process(event, key, old, self.registry)
         outcome.findings.extend(findings)
         if detector.stateful:
-            self._store(detector, state_key, partition, old, new)
+            self._store(detector, key, entry, partition, old, new)
 
-    def _store(self, detector: Detector, state_key: str, partition: int, old: Any,
-               new: Any) -> None:
-        if new != old:
-            if new is None:
-                self.state.pop(state_key, None)
-            else:
-                self.state[state_key] = new
-        due_old = detector.due(old) if old is not None else None
-        due_new = detector.due(new) if new is not None else None
-        if due_old != due_new:
-            self._set_pending(partition, state_key, due_new)
-
-    def _set_pending(self, partition: int, state_key: str, due: float | None) -> None:
-        pending_key = f"pending|{partition}"
-        pending = dict(self.state.get(pending_key) or {})
-        if due is None:
-            pending.pop(state_key, None)
+    def _store(self, detector: Detector, key: str, entry: dict[str, Any], partition: int,
+               old: Any, new: Any) -> None:
+        if new is None:
+            entry["s"].pop(detector.name, None)
         else:
-            pending[state_key] = due
-            heapq.heappush(self._heap(partition), (due, state_key))
-        self.state[pending_key] = pending
+            entry["s"][detector.name] = new
+        due = detector.due(new) if new is not None else None
+        if due is not None and due != (detector.due(old) if old is not None else None):
+            heapq.heappush(self._heap(partition), (due, key, detector.name))
 
-    def _heap(self, partition: int) -> list[tuple[float, str]]:
-        heap = self._heaps.get(partition)
-        if heap is None:  # first use since start: rebuild from the recovered state
-            pending = self.state.get(f"pending|{partition}") or {}
-            heap = [(due, key) for key, due in pending.items()]
-            heapq.heapify(heap)
-            self._heaps[partition] = heap
-        return heap
+    def _heap(self, partition: int) -> list[tuple[float, str, str]]:
+        if self._heaps is None:  # first use since start or a rebalance: rebuild from state
+            self._heaps = {}
+            for key in list(self.state.keys()):
+                raw = self.state.get(key)
+                if raw is None:
+                    continue
+                entry = orjson.loads(raw)
+                for name, state in entry["s"].items():
+                    detector = self.by_name.get(name)
+                    due = detector.due(state) if detector is not None else None
+                    if due is not None:
+                        self._heaps.setdefault(entry["p"], []).append((due, key, name))
+            for heap in self._heaps.values():
+                heapq.heapify(heap)
+        return self._heaps.setdefault(partition, [])
+
+    def forget_partitions(self) -> None:
+        """Partitions were revoked or assigned (after a :meth:`flush`): the in-memory queues
+        of due windows and decoded entries are rebuilt from the (recovered) state."""
+        self.flush()
+        self._heaps = None
+        self._cache.clear()
 
     def _advance(self, partition: int, outcome: Outcome) -> None:
         heap = self._heap(partition)
         watermark = self.watermarks.get(partition, float("-inf"))
         while heap and heap[0][0] <= watermark:
-            due, state_key = heapq.heappop(heap)
-            pending = self.state.get(f"pending|{partition}") or {}
-            if pending.get(state_key) != due:
-                continue  # superseded: the key's due time changed since this entry
-            _, name, key = state_key.split("|", 2)
+            due, key, name = heapq.heappop(heap)
             detector = self.by_name.get(name)
-            if detector is None:  # a detector since disabled: forget its pending windows
-                self._set_pending(partition, state_key, None)
+            if detector is None:  # a detector since disabled
                 continue
-            old = self.state.get(state_key)
+            entry = self._peek(key, partition)
+            old = entry["s"].get(name)
+            if old is None or detector.due(old) != due:
+                continue  # superseded: the key's due time changed since this entry
+            self._staged[key] = entry
             try:
                 new, findings = detector.advance(key, old, watermark, self.registry)
             except Exception as exc:
                 outcome.errors.append((name, exc))
-                self._set_pending(partition, state_key, None)
                 continue
             outcome.findings.extend(findings)
-            self._store(detector, state_key, partition, old, new)
-            if new is not None and detector.due(new) == due:
-                # advance() made no progress; don't spin on it.
-                self._set_pending(partition, state_key, None)
+            self._store(detector, key, entry, partition, old, new)

@@ -2,27 +2,35 @@
 detectors and findings to the alerts topic, and owns the delivery guarantees.
 
 Flow (one way): input topic (raw bytes, any key, any partition count)
-  -> ingest agent: decode + validate (dead-letters on failure), then repartition by the key each
-     detector family needs into an internal ``sunlight-keyed-<kind>`` topic
-  -> keyed agent: drop duplicate event_ids, run the detectors with per-key state, publish alerts.
+  -> ingest stage (a batch consumer group): decode + validate (dead-letters on failure), then
+     repartition by the key each detector family needs into an internal
+     ``sunlight-keyed-<kind>`` topic
+  -> keyed stage (a batch consumer group, stream/keyed.py): drop duplicate event_ids, run the
+     detectors with per-key state, publish alerts.
 
-Guarantees: at-least-once. Faust flushes the producer before it commits input offsets, so every
-repartitioned record, state write and alert sent for an event is on the broker before the event
-counts as done. An alert is confirmed by the broker before its event is marked seen, and the
-"seen" marker and detector state share one changelog partition, written state first: a crash
-can redo an event (same alert id, harmless) but never skip one.
+Guarantees: at-least-once. Each stage commits its input offsets only once what it sent for
+them is confirmed by the broker: the ingest stage its repartitioned records and dead letters,
+the keyed stage (stream/keyed.py) its alerts and then the state that marks their events seen.
+A crash can redo events (same alert ids, harmless; duplicates dropped) but never skip one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from detectors.base import Detector, Event, Finding
@@ -33,11 +41,13 @@ from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
 from stream.ingest import Rejected, dead_letter, ingest
-from stream.kafka import partition_counts
+from stream.kafka import consumer_lag
+from stream.keyed import KeyedStage
 from stream.metrics import Metrics
 from stream.privacy import mask
 from stream.reference import RegistryView
-from stream.security import faust_credentials
+from stream.security import client_options, faust_credentials
+from stream.topics import create_internal_topics
 
 log = logging.getLogger("sunlight")
 
@@ -46,6 +56,21 @@ VERDICT_FEEDS: dict[str, Callable[[Event], tuple[str, ...]]] = {
     "alerts": lambda event: (event.record["id"],),
     "alert-dispositions": lambda event: (event.record["alert_id"],),
 }
+
+
+@dataclass
+class IngestFeed:
+    """One input topic as the ingest stage sees it."""
+
+    name: str
+    topic: str
+    #: (internal topic name, the keys an event goes there under)
+    routes: list[tuple[str, Callable[[Event], tuple[str, ...]]]]
+    ticking: bool
+    records_in: Any
+    last_seen: Any
+    #: input source ("topic:partition") -> largest event time read from it
+    progress: dict[str, float]
 
 
 class Sunlight:
@@ -69,6 +94,10 @@ class Sunlight:
             topic_partitions=settings.partitions,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
+            # Batch sends (repartitioned records, changelog writes): without a linger aiokafka
+            # sent a produce request per message, a fifth of a busy worker's CPU (py-spy).
+            producer_linger=0.005,
+            producer_max_batch_size=512 * 1024,
             broker_commit_interval=1.0,
             table_cleanup_interval=3600.0,
             broker_credentials=faust_credentials(settings.kafka_security),
@@ -85,27 +114,15 @@ class Sunlight:
             settings.topic("dead-letters"), key_serializer="raw", value_serializer="raw")
         # kind -> feed -> detectors; a kind is one repartitioned stream with its own state.
         self.kinds = by_kind(detectors)
-        self.tables = {
-            # One table per kind for "seen" markers, detector state and pending windows, so
-            # all three share a changelog partition.
-            kind: self.app.Table(f"state-{kind}", default=None, partitions=settings.partitions,
-                                 key_type=str, value_type=None)
-            for kind in self.kinds
-        }
+        self.keyed = KeyedStage(self)
         self.runners = {
-            kind: Runner(by_feed, self.tables[kind], self.view.registry)
+            kind: Runner(by_feed, self.keyed.stores[kind], self.view.registry,
+                         dedupe_horizon_s=settings.dedupe_horizon_s,
+                         dedupe_max_ids=settings.dedupe_max_ids, batch_writes=True)
             for kind, by_feed in self.kinds.items()
         }
-        self.keyed_topics = {
-            kind: self.app.topic(
-                settings.topic(f"{settings.app_id}-keyed-{kind}"),
-                internal=True,
-                partitions=settings.partitions,
-                key_serializer="raw",
-                value_serializer="raw",
-            )
-            for kind in self.kinds
-        }
+        self.keyed_topics = {kind: settings.topic(f"{settings.app_id}-keyed-{kind}")
+                             for kind in self.kinds}
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
         self._ticked: dict[str, dict[str, float]] = {}
@@ -114,67 +131,95 @@ class Sunlight:
             partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
         self.verdicts = self.app.Table("verdicts", default=None, partitions=settings.partitions,
                                        key_type=str, value_type=None)
-        for feed in INPUT_TOPICS:
-            self._ingest_agent(feed)
-        for feed in FEEDBACK_FEEDS:  # read back: for second-line detectors and verdicts
-            self._ingest_agent(feed)
-        for kind in self.kinds:
-            self._keyed_agent(kind)
+        self.ingest_consumer: AIOKafkaConsumer | None = None
         self._verdict_agent()
         self._web_and_timers()
         precheck.install(self)
 
     # -- ingest ---------------------------------------------------------------------------
-    def _ingest_agent(self, feed: str) -> None:
-        settings, metrics = self.settings, self.metrics
-        topic_name = settings.topic(feed)
-        topic = self.app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+    def _ingest_feed(self, feed: str) -> IngestFeed:
         # (internal topic, the keys an event goes there under)
-        routes: list[tuple[Any, Callable[[Event], tuple[str, ...]]]] = [
+        routes: list[tuple[str, Callable[[Event], tuple[str, ...]]]] = [
             (self.keyed_topics[kind], self.runners[kind].route)
             for kind, by_feed in self.kinds.items()
             if feed in by_feed
         ]
         if feed in VERDICT_FEEDS:
-            routes.append((self.verdict_topic, VERDICT_FEEDS[feed]))
-        ticking = any(feed in by_feed for by_feed in self.kinds.values()) and (
-            feed not in FEEDBACK_FEEDS)
-        records_in = metrics.records_in.labels(topic_name)
-        last_seen = metrics.last_event_time.labels(topic_name)
-        progress = self.source_progress.setdefault(feed, {})
+            routes.append((self.verdict_topic.get_topic_name(), VERDICT_FEEDS[feed]))
+        topic_name = self.settings.topic(feed)
+        return IngestFeed(
+            feed, topic_name, routes,
+            ticking=any(feed in by_feed for by_feed in self.kinds.values())
+            and feed not in FEEDBACK_FEEDS,
+            records_in=self.metrics.records_in.labels(topic_name),
+            last_seen=self.metrics.last_event_time.labels(topic_name),
+            progress=self.source_progress.setdefault(feed, {}),
+        )
 
-        async def ingest_agent(stream: Any) -> None:
-            async for kafka_event in stream.events():
-                message = kafka_event.message
-                records_in.inc()
-                last_seen.set(time.time())
-                result = ingest(
-                    feed, message.value, key=message.key, topic=message.topic,
-                    partition=message.partition, offset=message.offset,
-                    max_bytes=settings.max_record_bytes,
-                )
-                if isinstance(result, Rejected):
-                    await self._dead_letter(result, topic_name)
+    async def _ingest(self) -> None:
+        """The ingest stage: decode + validate each input record (dead-letters on failure) and
+        repartition it by the keys its detectors need. Stateless, so it runs as a plain
+        consumer group of its own reading whole batches: Faust's per-event stream costs more
+        than the work itself (bench/faust_ceiling.py). Input offsets are committed only once
+        every record sent for the batch is confirmed by the broker (at-least-once; the keyed
+        stage drops the duplicates a redelivery makes). Sends go through the app's producer,
+        the one the watermark ticks use, so no tick overtakes a record it covers."""
+        settings = self.settings
+        feeds = {f.topic: f for f in map(self._ingest_feed, (*INPUT_TOPICS, *FEEDBACK_FEEDS))}
+        self.ingest_consumer = consumer = AIOKafkaConsumer(
+            *feeds, bootstrap_servers=settings.bootstrap_servers,
+            group_id=f"{settings.group_id}-ingest", enable_auto_commit=False,
+            auto_offset_reset="earliest", max_poll_records=5000,
+            session_timeout_ms=int(settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
+            **client_options(settings.kafka_security))
+        await consumer.start()
+        try:
+            producer = await self.app.maybe_start_producer()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                pending: list[Awaitable[Any]] = []
+                for tp, messages in batches.items():
+                    feed = feeds[tp.topic]
+                    for message in messages:
+                        await self._ingest_one(feed, message, producer, pending)
+                if not batches:
                     continue
-                if not routes:
-                    continue
-                envelope = None
-                for keyed_topic, keys in routes:
-                    for key in keys(result):
-                        if envelope is None:
-                            envelope = orjson.dumps({
-                                "feed": feed, "topic": message.topic,
-                                "partition": message.partition, "offset": message.offset,
-                                "ts": result.ts, "ingest_ts": time.time(),
-                                "record": result.record,
-                            })
-                        await keyed_topic.send(key=key.encode(), value=envelope)
-                # After the record is sent, so no tick can overtake it.
-                source = f"{message.topic}:{message.partition}"
-                if ticking and result.ts > progress.get(source, float("-inf")):
-                    progress[source] = result.ts
+                await asyncio.gather(*pending)
+                with suppress(CommitFailedError):  # partitions moved: the next owner redoes
+                    await consumer.commit({tp: messages[-1].offset + 1
+                                           for tp, messages in batches.items()})
+        finally:
+            await consumer.stop()
 
-        self.app.agent(topic, name=f"ingest-{feed}")(ingest_agent)
+    async def _ingest_one(self, feed: IngestFeed, message: Any, producer: Any,
+                          pending: list[Awaitable[Any]]) -> None:
+        feed.records_in.inc()
+        feed.last_seen.set(time.time())
+        result = ingest(
+            feed.name, message.value, key=message.key, topic=message.topic,
+            partition=message.partition, offset=message.offset,
+            max_bytes=self.settings.max_record_bytes,
+        )
+        if isinstance(result, Rejected):
+            pending.append(await self._dead_letter(result, feed.topic))
+            return
+        envelope = None
+        for keyed_topic, keys in feed.routes:
+            for key in keys(result):
+                if envelope is None:
+                    envelope = orjson.dumps({
+                        "feed": feed.name, "topic": message.topic,
+                        "partition": message.partition, "offset": message.offset,
+                        "ts": result.ts, "ingest_ts": time.time(),
+                        "record": result.record,
+                    })
+                pending.append(await producer.send(keyed_topic, key.encode(), envelope,
+                                                   None, None, None))
+        # After the record is sent, so no tick can overtake it.
+        source = f"{message.topic}:{message.partition}"
+        if feed.ticking and result.ts > feed.progress.get(source, float("-inf")):
+            feed.progress[source] = result.ts
 
     async def _send_ticks(self) -> None:
         """Tell every keyed partition how far in event time each input partition this worker
@@ -187,58 +232,27 @@ class Sunlight:
                 continue
             self._ticked[kind] = tick
             value = orjson.dumps({"tick": tick})
+            producer = await self.app.maybe_start_producer()  # the ingest stage's producer
             for partition in range(self.settings.partitions):
-                await self.keyed_topics[kind].send(value=value, partition=partition)
+                await producer.send(self.keyed_topics[kind], None, value, partition, None, None)
 
-    async def _dead_letter(self, rejected: Rejected, topic_name: str) -> None:
+    async def _dead_letter(self, rejected: Rejected, topic_name: str) -> Awaitable[Any]:
+        """Send a dead letter; returns the broker's acknowledgement to wait for before the
+        record's offset is committed (the dead letter is the only copy we keep)."""
         self.metrics.records_rejected.labels(topic_name, rejected.code).inc()
         letter = rejected.letter
         log.warning("rejected %s[%s]@%s: %s", letter["topic"], letter["partition"],
                     letter["offset"], rejected.reason)
-        # Wait for the broker's acknowledgement: the dead letter is the only copy we keep.
-        future = await self.dead_letters_topic.send(
+        return await self.dead_letters_topic.send(
             key=f"{letter['topic']}:{letter['partition']}:{letter['offset']}".encode(),
             value=orjson.dumps(letter),
         )
-        await future
 
-    # -- detect ---------------------------------------------------------------------------
-    def _keyed_agent(self, kind: str) -> None:
-        metrics, view, runner = self.metrics, self.view, self.runners[kind]
-        stage = f"keyed-{kind}"
-
-        async def keyed_agent(stream: Any) -> None:
-            await view.ready.wait()  # never judge a payment against a half-loaded registry
-            topics = [self.settings.topic(feed) for feed in self.kinds[kind]
-                      if feed not in FEEDBACK_FEEDS]
-            counts = await partition_counts(self.settings, topics)
-            runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
-                          range(self.settings.partitions), time.time())
-            async for kafka_event in stream.events():
-                message = kafka_event.message
-                envelope = orjson.loads(message.value)
-                now = time.time()
-                if "tick" in envelope:
-                    outcome = runner.tick(envelope["tick"], message.partition, now)
-                    await self._settle(outcome, None, now)
-                    continue
-                key = message.key.decode()
-                event = Event(envelope["feed"], envelope["record"], envelope["ts"],
-                              envelope["topic"], envelope["partition"], envelope["offset"])
-                feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
-                source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
-                outcome = runner.handle(event, key, message.partition, source=source, now=now)
-                if outcome.duplicate:
-                    metrics.duplicates_dropped.labels(event.feed, stage).inc()
-                    continue
-                await self._settle(outcome, event, envelope["ingest_ts"])
-                runner.mark_seen(event, key)
-                metrics.events_processed.labels(event.feed, stage).inc()
-
-        self.app.agent(self.keyed_topics[kind], name=f"detect-{kind}")(keyed_agent)
-
-    async def _settle(self, outcome: Outcome, event: Event | None, ingest_ts: float) -> None:
-        """Count late records, dead-letter what a detector failed on, publish the findings."""
+    # -- detect (stream/keyed.py) ------------------------------------------------------
+    async def settle(self, outcome: Outcome, event: Event | None, ingest_ts: float,
+                     pending: list[Awaitable[Any]]) -> None:
+        """Count late records, dead-letter what a detector failed on, publish the findings;
+        the broker's acknowledgements are added to ``pending``."""
         metrics = self.metrics
         subject = event.event_id if event else "watermark tick"
         for name in outcome.late:
@@ -248,15 +262,20 @@ class Sunlight:
             log.error("detector %s failed on %s: %r", name, subject, exc)
             metrics.detector_errors.labels(name).inc()
             if event is not None:
-                await self._dead_letter(_detector_failure(name, event, exc), event.topic)
+                pending.append(await self._dead_letter(_detector_failure(name, event, exc),
+                                                       event.topic))
         for finding in outcome.findings:
-            await self.publish_finding(finding, ingest_ts)
+            pending.append(await self.publish_finding(finding, ingest_ts))
 
-    async def publish_finding(self, finding: Finding, ingest_ts: float) -> None:
+    async def publish_finding(self, finding: Finding, ingest_ts: float) -> Awaitable[None]:
+        """Send the alert; returns its confirmation by the broker (metrics count it then)."""
         alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
-        # Confirmed by the broker before the event is marked seen: see the module docstring.
         future = await self.alerts_topic.send(key=finding.subject.encode(),
                                               value=orjson.dumps(alert))
+        return asyncio.ensure_future(self._published(future, finding, alert["id"], ingest_ts))
+
+    async def _published(self, future: Awaitable[Any], finding: Finding, alert_id: str,
+                         ingest_ts: float) -> None:
         await future
         now = time.time()
         detector = finding.detector
@@ -264,7 +283,7 @@ class Sunlight:
         event_ts = parse_time(finding.time).timestamp()
         self.metrics.event_to_alert.labels(detector).observe(max(0.0, now - event_ts))
         self.metrics.ingest_to_alert.labels(detector).observe(max(0.0, now - ingest_ts))
-        log.info("alert %s %s %s on %s", alert["id"], detector, finding.severity,
+        log.info("alert %s %s %s on %s", alert_id, detector, finding.severity,
                  mask(finding.subject, self.settings.mask_person_ids))
 
     # -- verification results ---------------------------------------------------------------
@@ -286,8 +305,8 @@ class Sunlight:
                     letter = dead_letter(err, orjson.dumps(record), alert_id.encode(),
                                          envelope["topic"], envelope["partition"],
                                          envelope["offset"])
-                    await self._dead_letter(Rejected(err.code, err.reason, letter),
-                                            envelope["topic"])
+                    await (await self._dead_letter(Rejected(err.code, err.reason, letter),
+                                                   envelope["topic"]))
                     continue
                 new, _ = apply_verdict(state, record)
                 if new != state:
@@ -316,6 +335,25 @@ class Sunlight:
         async def load_registry() -> None:
             await view.run()
 
+        @app.task
+        async def dump_tasks_on_sigusr1() -> None:
+            # `kill -USR1 <worker>` logs where every asyncio task waits: for a stuck worker.
+            def dump() -> None:
+                for task in asyncio.all_tasks():
+                    buffer = io.StringIO()
+                    task.print_stack(limit=12, file=buffer)
+                    log.warning("task %s\n%s", task.get_name(), buffer.getvalue())
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
+        @app.task
+        async def stages() -> None:
+            names = {name: False for name in self.keyed_topics.values()}
+            names.update({name: True for name in self.keyed.changelogs.values()})
+            names[self.verdict_topic.get_topic_name()] = False
+            await asyncio.to_thread(create_internal_topics, self.settings, names)
+            await asyncio.gather(self._ingest(), self.keyed.run())
+
         @app.page("/livez")
         async def livez(web: Any, request: Any) -> Any:
             return web.json({"status": "alive"})
@@ -325,11 +363,21 @@ class Sunlight:
             # Ready: partitions assigned, their state recovered, and the registry caught up.
             assigned = bool(app.consumer.assignment()) if app.consumer else False
             recovered = app.tables.recovery.completed.is_set() and not app.in_recovery
-            ready = view.ready.is_set() and assigned and recovered and not app.rebalancing
-            body = {"ready": ready, "registry_ready": view.ready.is_set(),
+            keyed = self.keyed.ready.is_set()
+            ready = (view.ready.is_set() and assigned and recovered and keyed
+                     and not app.rebalancing)
+            body = {"ready": ready, "registry_ready": view.ready.is_set(), "keyed_ready": keyed,
                     "partitions_assigned": assigned, "state_recovered": recovered,
                     "rebalancing": bool(app.rebalancing)}
             return web.json(body, status=200 if ready else 503)
+
+        async def forget_windows(sender: Any, *args: Any, **kwargs: Any) -> None:
+            # Partitions moved: queues of due windows are rebuilt from the recovered state.
+            for runner in self.runners.values():
+                runner.forget_partitions()
+
+        app.on_partitions_revoked.connect(forget_windows, weak=False)
+        app.on_partitions_assigned.connect(forget_windows, weak=False)
 
         @app.timer(interval=0.5)
         async def send_ticks() -> None:
@@ -351,6 +399,9 @@ class Sunlight:
                     continue
                 read = consumer._read_offset.get(tp)
                 lag[tp.topic] += max(0, highwater - (read + 1 if read is not None else 0))
+            for stage in (self.ingest_consumer, self.keyed.consumer):
+                for topic, value in (await consumer_lag(stage)).items():
+                    lag[topic] += value
             for topic, value in lag.items():
                 metrics.consumer_lag.labels(topic).set(value)
 

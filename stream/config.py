@@ -51,8 +51,10 @@ class Settings:
     max_record_bytes: int = 1_048_576
     detectors_file: Path = ROOT / "detectors.yaml"
     mask_person_ids: bool = True
-    #: How long (seconds of event time) an event_id is remembered for duplicate detection.
-    dedupe_horizon_s: float = 35 * 86400.0
+    #: How long (seconds of event time behind the watermark) an event_id is remembered for
+    #: duplicate detection, and how many ids at most per key (the newest are kept).
+    dedupe_horizon_s: float = 7 * 86400.0
+    dedupe_max_ids: int = 1000
     log_level: str = "info"
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
@@ -80,6 +82,7 @@ class Settings:
             detectors_file=Path(_env("SUNLIGHT_DETECTORS_FILE", str(cls.detectors_file))),
             mask_person_ids=_env_bool("SUNLIGHT_MASK_PERSON_IDS", cls.mask_person_ids),
             dedupe_horizon_s=float(_env("SUNLIGHT_DEDUPE_HORIZON_S", str(cls.dedupe_horizon_s))),
+            dedupe_max_ids=int(_env("SUNLIGHT_DEDUPE_MAX_IDS", str(cls.dedupe_max_ids))),
             log_level=_env("SUNLIGHT_LOG_LEVEL", cls.log_level),
             api_token=_env("SUNLIGHT_API_TOKEN", cls.api_token),
             session_timeout_s=float(_env("SUNLIGHT_SESSION_TIMEOUT_S",

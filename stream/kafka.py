@@ -21,3 +21,13 @@ async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[st
         return {t: len(metadata.partitions_for_topic(t) or ()) for t in topics}
     finally:
         await consumer.stop()
+
+
+async def consumer_lag(consumer: AIOKafkaConsumer | None) -> dict[str, int]:
+    """Records not yet read, per topic, over the partitions ``consumer`` is assigned."""
+    lag: dict[str, int] = {}
+    for tp in consumer.assignment() if consumer is not None else ():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - await consumer.position(tp))
+    return lag

@@ -71,7 +71,7 @@ def install(sunlight: Sunlight) -> None:
                     "action": finding.action, "summary": finding.summary,
                     "evidence": finding.evidence, "alert_id": alert_id(finding),
                 })
-                await sunlight.publish_finding(finding, time.time())
+                await (await sunlight.publish_finding(finding, time.time()))
             body = {"decision": decision, "event_id": record["event_id"], "reasons": reasons,
                     "alert_ids": [r["alert_id"] for r in reasons]}
             return answer(self, decision, body, 200, started)

@@ -66,12 +66,13 @@ class Report:
 
 class Replay:
     def __init__(self, detectors: list[Detector], source: str = "sunlight/sunlight",
-                 max_bytes: int = 1_048_576) -> None:
+                 max_bytes: int = 1_048_576, **runner_options: Any) -> None:
         self.detectors = detectors
         self.source = source
         self.max_bytes = max_bytes
         self.registry = Registry()
-        self.runners = {kind: Runner(by_feed, {}, self.registry)
+        # runner_options: the dedupe settings (see Runner), as the live worker has them.
+        self.runners = {kind: Runner(by_feed, {}, self.registry, **runner_options)
                         for kind, by_feed in by_kind(detectors).items()}
         self.report = Report()
         self._ids: set[str] = set()

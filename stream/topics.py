@@ -30,11 +30,25 @@ def topic_specs(settings: Settings, partitions: dict[str, int] | None = None) ->
 def create_topics(settings: Settings, partitions: dict[str, int] | None = None,
                   replication_factor: int = 1, timeout_s: float = 60.0) -> list[str]:
     """Create every input and output topic that does not exist yet; return those created."""
+    return _create(settings, topic_specs(settings, partitions), replication_factor, timeout_s)
+
+
+def create_internal_topics(settings: Settings, compacted: dict[str, bool],
+                           replication_factor: int = 1, timeout_s: float = 60.0) -> list[str]:
+    """The worker's own topics (full names -> compacted?), with ``settings.partitions``."""
+    specs = [NewTopic(name=name, num_partitions=settings.partitions, replication_factor=1,
+                      topic_configs={"cleanup.policy": "compact"} if compact else {})
+             for name, compact in compacted.items()]
+    return _create(settings, specs, replication_factor, timeout_s)
+
+
+def _create(settings: Settings, specs: list[NewTopic], replication_factor: int,
+            timeout_s: float) -> list[str]:
     admin = _admin(settings, timeout_s)
     created = []
     try:
         existing = set(admin.list_topics())
-        for spec in topic_specs(settings, partitions):
+        for spec in specs:
             if spec.name in existing:
                 continue
             spec.replication_factor = replication_factor

@@ -87,7 +87,7 @@ def test_the_day_is_judged_only_once_complete() -> None:
     runner, findings = replay(events + [purchase("n1", spike_day + timedelta(days=1), 300,
                                                  hour=11, minute=59)])
     assert findings == []
-    state = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    state = runner.detector_state("drug_purchase_spike", KEY)
     assert spike_day.isoformat() in state["o"]
     _, findings = replay(events + [purchase("n1", spike_day + timedelta(days=1), 300, hour=12)])
     assert len(findings) == 1
@@ -114,10 +114,10 @@ def test_a_purchase_for_a_judged_day_is_late_and_not_applied() -> None:
 
 def test_in_the_first_weeks_a_late_purchase_is_put_in_order() -> None:
     runner, _ = replay(history(35))
-    before = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    before = runner.detector_state("drug_purchase_spike", KEY)
     late = purchase("late", START + timedelta(days=3), 50)
     outcome = runner.handle(late, runner.route(late)[0])
-    after = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    after = runner.detector_state("drug_purchase_spike", KEY)
     assert outcome.late == [] and after["m"] != before["m"]
     day = str((START + timedelta(days=3)).toordinal())
     assert after["r"]["b"][day] == before["r"]["b"][day] + 50
@@ -127,13 +127,13 @@ def test_days_without_purchases_are_zeros() -> None:
     events = [e for i, e in enumerate(history(90)) if i % 3 == 0]  # every third day only
     runner, findings = replay(events)
     assert findings == []
-    state = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    state = runner.detector_state("drug_purchase_spike", KEY)
     assert state["m"][1] >= 85  # steps seen include the zero days between purchases
 
 
 def test_the_live_model_is_the_scorers_series_over_the_judged_days() -> None:
     runner, _ = replay(history(40))
-    state = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    state = runner.detector_state("drug_purchase_spike", KEY)
     scorer = DrugPurchaseSpike().scorer
     series = scorer.start()
     judged = [e for e in history(40) if e.day not in state["o"]]  # the last day(s) are open
@@ -205,12 +205,13 @@ def test_state_is_small_and_survives_a_restart_without_a_new_warm_up() -> None:
     events = history(60) + [purchase("s1", spike_day, 1500),
                             purchase("next", spike_day + timedelta(days=2), 300)]
     runner, _ = replay(events[:50])
-    state = runner.state[f"state|drug_purchase_spike|{KEY}"]
+    state = runner.detector_state("drug_purchase_spike", KEY)
     judged = dict(state, o={})
     assert "r" not in state and len(orjson.dumps(judged)) < 200
     assert len(orjson.dumps(state)) < 600  # with the open day(s) and their evidence
-    # A restart: the state comes back from its JSON checkpoint, a new detector object runs on.
-    checkpoint = orjson.loads(orjson.dumps(runner.state))
+    # A restart: the state comes back from its checkpoint (the changelog's bytes), a new
+    # detector object runs on.
+    checkpoint = {key: bytes(value) for key, value in runner.state.items()}
     _, findings = replay(events[50:], DrugPurchaseSpike(), checkpoint)
     _, uninterrupted = replay(events)
     assert [f.basis for f in findings] == [f.basis for f in uninterrupted] == [

@@ -33,18 +33,16 @@ def run(events: list[Event], detector: PayerAmountOutlier | None = None,
     """Through a Runner; at the end event time runs out and every payment is scored. Returns
     the per-pair states and the findings."""
     detector = detector or PayerAmountOutlier()
-    state: dict = {} if states is None else {f"state|{detector.name}|{k}": v
-                                             for k, v in states.items()}
-    runner = Runner({"payments": [detector]}, state, Registry())
+    runner = Runner({"payments": [detector]}, {}, Registry())
+    for k, v in (states or {}).items():
+        runner.put_state(detector.name, k, v)
     findings = []
     for event in events:
         for key in runner.route(event):
             findings += runner.handle(event, key).findings
             runner.mark_seen(event, key)
     findings += runner.tick({"merged": float("inf")}, 0).findings
-    prefix = f"state|{detector.name}|"
-    return {k[len(prefix):]: v for k, v in runner.state.items() if k.startswith(prefix)}, \
-        findings
+    return dict(runner.states(detector.name)), findings
 
 
 def history(n: int, seed: int = 1, base: float = 5000.0, **kw) -> list[Event]:

@@ -4,6 +4,7 @@ and consumers. Each test world gets a topic prefix of its own, so tests never se
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,9 +66,10 @@ class World:
         return worker
 
     def read(self, topic: str, expect: int, timeout: float = 60.0,
-             settle: float = 3.0) -> list[dict[str, Any]]:
-        """Every record on ``topic``: wait until ``expect`` arrived, then ``settle`` seconds
-        more so that extra (unexpected) records are seen too."""
+             settle: float = 3.0, distinct: str | None = None) -> list[dict[str, Any]]:
+        """Every record on ``topic``: wait until ``expect`` arrived (with ``distinct``, records
+        with that many different values of that field: duplicates don't count), then
+        ``settle`` seconds more so that extra (unexpected) records are seen too."""
         consumer = KafkaConsumer(self.topic(topic), bootstrap_servers=self.bootstrap,
                                  auto_offset_reset="earliest", enable_auto_commit=False,
                                  consumer_timeout_ms=500)
@@ -81,7 +83,8 @@ class World:
                     record["_key"] = message.key.decode() if message.key else None
                     out.append(record)
                 now = time.monotonic()
-                if len(out) >= expect and settle_until is None:
+                count = len({r.get(distinct) for r in out}) if distinct else len(out)
+                if count >= expect and settle_until is None:
                     settle_until = now + settle
                 if (settle_until is not None and now >= settle_until) or now >= deadline:
                     return out
@@ -186,3 +189,75 @@ class WorkerProcess:
 
 def by_id(alerts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {a["id"]: a for a in alerts}
+
+
+class PrivateBroker:
+    """A Kafka broker of one test's own (``deploy/kafka-local`` with its data folder under
+    ``var`` and free ports), for faults that must not touch the shared broker: stopping or
+    killing it. ``close()`` stops it and deletes its folder."""
+
+    def __init__(self, var: Path) -> None:
+        self.var = var
+        self.port, self.controller_port = free_port(), free_port()
+        while self.controller_port == self.port:
+            self.controller_port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.pid_file = var / "kafka" / "broker.pid"
+        # Without KAFKA_BOOTSTRAP_SERVERS: with it set, kafka-local manages no broker at all.
+        self.env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+        self.env.update(SUNLIGHT_VAR=str(var), SUNLIGHT_KAFKA_PORT=str(self.port),
+                        SUNLIGHT_KAFKA_CONTROLLER_PORT=str(self.controller_port))
+
+    def _run(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ROOT / "deploy" / "kafka-local"), command], env=self.env,
+                              capture_output=True, text=True, timeout=180)
+
+    def start(self) -> None:
+        result = self._run("start")
+        if result.returncode != 0 or self.bootstrap not in result.stdout:
+            raise AssertionError(f"private broker did not start:\n{result.stdout}{result.stderr}")
+
+    def stop(self) -> None:
+        """SIGTERM (then SIGKILL after a timeout): a clean broker shutdown."""
+        result = self._run("stop")
+        if result.returncode != 0:
+            raise AssertionError(f"private broker did not stop:\n{result.stdout}{result.stderr}")
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        # Only our own JVM: the pid must run kafka.Kafka on this broker's properties file.
+        mine = str(self.var / "kafka" / "server.properties").encode()
+        return pid if b"kafka.Kafka" in cmdline and mine in cmdline else None
+
+    def kill(self) -> None:
+        """SIGKILL the broker JVM: no controlled shutdown, no flush, the next start recovers."""
+        pid = self.pid()
+        if pid is None:
+            raise AssertionError(f"private broker is not running:\n{self.tail()}")
+        os.kill(pid, 9)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def tail(self, lines: int = 40) -> str:
+        log = self.var / "kafka" / "logs" / "server.log"
+        try:
+            return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no broker log)"
+
+    def close(self) -> None:
+        try:
+            self._run("stop")
+        finally:
+            pid = self.pid()
+            if pid is not None:  # stop failed: never leave a JVM behind
+                os.kill(pid, 9)
+            shutil.rmtree(self.var, ignore_errors=True)

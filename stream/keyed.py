@@ -1,0 +1,249 @@
+"""The keyed stage: runs the detectors over the repartitioned streams, batch by batch.
+
+One consumer group reads every ``<app>-keyed-<kind>`` topic. Each kind's state (the Runner's
+entries: detector states and "seen" event ids per key) lives in memory, per partition, and is
+backed up to a compacted changelog topic with the same partition numbers. Per batch:
+
+1. every event runs through its kind's Runner (state changes in memory),
+2. the alerts and dead letters it produced are confirmed by the broker,
+3. then each key changed in the batch is written to the changelog once,
+4. then the input offsets are committed.
+
+So a crash at any point redoes events from the last commit against state that has at most
+the effects of events whose alerts are already out: an event counts as seen only once its
+alerts are confirmed, and never twice. On a rebalance the revoked partitions finish their batch
+(the revocation waits for it) and are dropped; assigned ones are restored from their changelog
+before any of their records is processed.
+
+Why not Faust agents and tables: Faust's per-event stream machinery and one changelog message
+per table write cost more than the detectors themselves (``bench/faust_ceiling.py``); batches
+amortise both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from detectors.base import Event
+from stream.config import FEEDBACK_FEEDS
+from stream.kafka import partition_counts
+from stream.security import client_options
+
+if TYPE_CHECKING:
+    from stream.app import Sunlight
+
+log = logging.getLogger("sunlight.keyed")
+
+
+class StateStore(MutableMapping[str, bytes]):
+    """One kind's state as its Runner sees it (key -> encoded entry), with the partition each
+    key belongs to (set by the stage before each record) and the keys changed since the last
+    :meth:`take_changes`."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+        self.partition_of: dict[str, int] = {}
+        self.changed: dict[str, int] = {}
+        #: The partition of the record being processed: every key written belongs to it.
+        self.partition = 0
+
+    def __getitem__(self, key: str) -> bytes:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # hot path: no KeyError
+        return self.data.get(key, default)
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.data[key] = value
+        self.partition_of[key] = self.changed[key] = self.partition
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key]
+        self.changed[key] = self.partition_of.pop(key, self.partition)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def take_changes(self) -> list[tuple[str, int, bytes | None]]:
+        """(key, partition, value or None if deleted) for each key changed since last time."""
+        changes = [(key, p, self.data.get(key)) for key, p in self.changed.items()]
+        self.changed = {}
+        return changes
+
+    def restore(self, key: str, partition: int, value: bytes | None) -> None:
+        if value is None:
+            self.data.pop(key, None)
+            self.partition_of.pop(key, None)
+        else:
+            self.data[key] = value
+            self.partition_of[key] = partition
+
+    def drop(self, partitions: set[int]) -> None:
+        for key in [k for k, p in self.partition_of.items() if p in partitions]:
+            del self.data[key], self.partition_of[key]
+            self.changed.pop(key, None)
+
+
+class KeyedStage:
+    def __init__(self, sunlight: Sunlight) -> None:
+        self.sunlight = sunlight
+        settings = sunlight.settings
+        self.settings = settings
+        self.stores = {kind: StateStore() for kind in sunlight.kinds}
+        self.kind_of_topic = {settings.topic(f"{settings.app_id}-keyed-{kind}"): kind
+                              for kind in sunlight.kinds}
+        self.changelogs = {kind: settings.topic(f"{settings.app_id}-state-{kind}-changelog")
+                           for kind in sunlight.kinds}
+        self.consumer: AIOKafkaConsumer | None = None
+        #: Set once the assigned partitions are restored; cleared while partitions move.
+        self.ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    # -- rebalance ------------------------------------------------------------------------
+    async def revoked(self, revoked: set[TopicPartition]) -> None:
+        self.ready.clear()
+        async with self._lock:  # the batch in flight finishes (and is written) first
+            for tp in revoked:
+                kind = self.kind_of_topic.get(tp.topic)
+                if kind is not None:
+                    self.stores[kind].drop({tp.partition})
+            for runner in self.sunlight.runners.values():
+                runner.forget_partitions()
+
+    async def assigned(self, assigned: set[TopicPartition]) -> None:
+        async with self._lock:
+            started = time.monotonic()
+            restored = await self._restore(assigned)
+            for runner in self.sunlight.runners.values():
+                runner.forget_partitions()
+            log.info("keyed stage: %d partition(s) assigned, %d state entries restored in "
+                     "%.1f s", len(assigned), restored, time.monotonic() - started)
+        self.ready.set()
+
+    async def _restore(self, assigned: set[TopicPartition]) -> int:
+        tps = {TopicPartition(self.changelogs[kind], tp.partition): kind
+               for tp in assigned if (kind := self.kind_of_topic.get(tp.topic))}
+        if not tps:
+            return 0
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
+                                    enable_auto_commit=False,
+                                    **client_options(self.settings.kafka_security))
+        await consumer.start()
+        count = 0
+        try:
+            consumer.assign(list(tps))
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(list(tps))
+            remaining = {tp for tp in tps if end[tp] > 0}
+            while remaining:
+                batches = await consumer.getmany(*remaining, timeout_ms=500,
+                                                 max_records=20_000)
+                for tp, messages in batches.items():
+                    store = self.stores[tps[tp]]
+                    for message in messages:
+                        store.restore(message.key.decode(), tp.partition, message.value)
+                    count += len(messages)
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= end[tp]:
+                        remaining.discard(tp)
+        finally:
+            await consumer.stop()
+        return count
+
+    # -- processing -----------------------------------------------------------------------
+    async def run(self) -> None:
+        sunlight, settings = self.sunlight, self.settings
+        await sunlight.view.ready.wait()  # never judge a payment against a half-loaded registry
+        now = time.time()
+        for kind, runner in sunlight.runners.items():
+            topics = [settings.topic(feed) for feed in sunlight.kinds[kind]
+                      if feed not in FEEDBACK_FEEDS]
+            counts = await partition_counts(settings, topics)
+            runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
+                          range(settings.partitions), now)
+        self.consumer = consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=f"{settings.group_id}-keyed", enable_auto_commit=False,
+            auto_offset_reset="earliest", max_poll_records=2000,
+            session_timeout_ms=int(settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
+            **client_options(settings.kafka_security))
+        consumer.subscribe(list(self.kind_of_topic), listener=_Listener(self))
+        await consumer.start()
+        try:
+            producer = await sunlight.app.maybe_start_producer()
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                if not batches:
+                    continue
+                async with self._lock:
+                    await self._batch(batches, producer)
+                    try:
+                        await consumer.commit({tp: messages[-1].offset + 1
+                                               for tp, messages in batches.items()})
+                    except (CommitFailedError, IllegalStateError) as exc:
+                        # Partitions moved meanwhile: their next owner redoes the batch
+                        # against the state written above (duplicates are dropped).
+                        log.info("keyed stage: commit skipped (%s)", exc)
+        finally:
+            await consumer.stop()
+
+    async def _batch(self, batches: dict[TopicPartition, list[Any]], producer: Any) -> None:
+        sunlight = self.sunlight
+        metrics = sunlight.metrics
+        pending: list[Awaitable[Any]] = []
+        for tp, messages in batches.items():
+            kind = self.kind_of_topic[tp.topic]
+            runner, store, stage = sunlight.runners[kind], self.stores[kind], f"keyed-{kind}"
+            store.partition = partition = tp.partition
+            for message in messages:
+                envelope = orjson.loads(message.value)
+                now = time.time()
+                if "tick" in envelope:
+                    outcome = runner.tick(envelope["tick"], partition, now)
+                    await sunlight.settle(outcome, None, now, pending)
+                    runner.commit()
+                    continue
+                key = message.key.decode()
+                event = Event(envelope["feed"], envelope["record"], envelope["ts"],
+                              envelope["topic"], envelope["partition"], envelope["offset"])
+                feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
+                source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
+                outcome = runner.handle(event, key, partition, source=source, now=now)
+                if outcome.duplicate:
+                    metrics.duplicates_dropped.labels(event.feed, stage).inc()
+                    continue
+                await sunlight.settle(outcome, event, envelope["ingest_ts"], pending)
+                runner.commit()
+                metrics.events_processed.labels(event.feed, stage).inc()
+            # Into the store while store.partition is this partition: every key this
+            # partition's records and windows changed belongs to it (not yet sent, see below).
+            runner.flush()
+        # Alerts and dead letters first; only then the state that marks their events seen.
+        await asyncio.gather(*pending)
+        writes = [await producer.send(self.changelogs[kind], key.encode(), value, partition,
+                                      None, None)
+                  for kind, store in self.stores.items()
+                  for key, partition, value in store.take_changes()]
+        await asyncio.gather(*writes)
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, stage: KeyedStage) -> None:
+        self.stage = stage
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.stage.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.stage.assigned(assigned)
