@@ -63,7 +63,7 @@ class Runner:
         state: MutableMapping[str, Any],
         registry: Registry,
         idle_after_s: float = 60.0,
-        dedupe_horizon_s: float = 7 * 86400.0,
+        dedupe_horizon_s: float = float("inf"),
         dedupe_max_ids: int = 1000,
         cache_size: int = 20_000,
         batch_writes: bool = False,
@@ -93,9 +93,12 @@ class Runner:
         self._dirty: set[str] = set()
         self.cache_size = cache_size
         self.batch_writes = batch_writes
-        #: A duplicate is recognised if it comes within this much event time of the
-        #: watermark; older ids are forgotten, so state does not grow with every event.
+        #: A duplicate is recognised if it comes within this long of its first copy (live:
+        #: wall-clock seconds; offline, event time); older ids are forgotten, so state does
+        #: not grow with every event.
         self.dedupe_horizon_s = dedupe_horizon_s
+        #: Per partition, the latest event time seen: the clock of the dedupe horizon.
+        self._latest: dict[int, float] = {}
         #: ... and at most this many ids per key (the newest), so a busy key's entry (written
         #: with every event) stays small.
         self.dedupe_max_ids = dedupe_max_ids
@@ -123,16 +126,21 @@ class Runner:
                 known.setdefault(source, (float("-inf"), now))
 
     def observe(self, source: str, ts: float, now: float | None = None,
-                partition: int = 0) -> None:
+                partition: int = 0, record: bool = True) -> None:
         """Advance ``partition``'s watermark with a record's event time from ``source`` (e.g.
         its input topic and partition). ``now`` (wall clock, seconds) lets a source silent for
         ``idle_after_s`` stop holding the watermark back; offline, pass None. An empty source
-        (alerts read back: their times come from events already counted) moves nothing."""
+        (alerts read back: their times come from events already counted) moves nothing.
+        ``record=False`` (a tick repeating a source's progress): the source counts as heard
+        from only if its progress moved, so a source that delivers nothing goes idle though
+        ticks keep naming it (e.g. one a restarted worker has nothing new to read from)."""
         if not source:
             return
         sources = self._sources.setdefault(partition, {})
-        best, _ = sources.get(source, (ts, 0.0))
-        sources[source] = (max(best, ts), now or 0.0)
+        best, seen = sources.get(source, (ts, now or 0.0))
+        if record or ts > best:
+            seen = now or 0.0
+        sources[source] = (max(best, ts), seen)
         if now is None:
             active = [b for b, _ in sources.values()]
         else:
@@ -162,7 +170,13 @@ class Runner:
                     self._process(detector, event, key, entry, partition, outcome)
             except Exception as exc:  # one detector's bug must not stop the others
                 outcome.errors.append((detector.name, exc))
-        self._remember(entry, seen_id, event.ts, partition)
+        # Remembered from when it was seen: live by the wall clock (a redelivery after a crash
+        # or an upstream retry comes minutes later, whatever the record's event time: a
+        # backfill weeks late must not be forgotten at once); offline (no wall clock, no
+        # crash) by the latest event time seen, which only grows.
+        self._heap(partition)  # after a start or rebalance: the clock is read from the state
+        latest = self._latest[partition] = max(self._latest.get(partition, event.ts), event.ts)
+        self._remember(entry, seen_id, now if now is not None else latest)
         self._advance(partition, outcome)
         return outcome
 
@@ -173,7 +187,7 @@ class Runner:
         project's week). Call :meth:`commit` after publishing its findings."""
         outcome = Outcome()
         for source, ts in progress.items():
-            self.observe(source, ts, now, partition)
+            self.observe(source, ts, now, partition, record=False)
         self._advance(partition, outcome)
         return outcome
 
@@ -244,19 +258,17 @@ class Runner:
                                                                 "seen": {}}
         return entry
 
-    def _remember(self, entry: dict[str, Any], seen_id: str, ts: float, partition: int
-                  ) -> None:
-        """Mark an event seen, and forget ids older than the dedupe horizon. Ids are kept in
-        arrival order, which is close to event-time order, so the scan stops early."""
+    def _remember(self, entry: dict[str, Any], seen_id: str, ts: float) -> None:
+        """Mark an event seen at stream time ``ts``, and forget ids seen more than the dedupe
+        horizon before it (or beyond the cap). Ids are kept in arrival order, which is ``ts``
+        order (it only grows), so only the oldest are looked at."""
         seen = entry["seen"]
+        if seen:  # never before the key's own latest stamp (after a restart ``ts`` starts low)
+            ts = max(ts, next(reversed(seen.values())))
         seen[seen_id] = ts
-        cutoff = self.watermarks.get(partition, float("-inf")) - self.dedupe_horizon_s
-        excess = len(seen) - self.dedupe_max_ids
-        for old_id, old_ts in list(seen.items()):
-            if old_ts >= cutoff and excess <= 0:
-                break
-            del seen[old_id]
-            excess -= 1
+        cutoff = ts - self.dedupe_horizon_s
+        while seen and (len(seen) > self.dedupe_max_ids or next(iter(seen.values())) < cutoff):
+            del seen[next(iter(seen))]
 
     def _process(self, detector: Detector, event: Event, key: str, entry: dict[str, Any],
                  partition: int, outcome: Outcome) -> None:
@@ -287,6 +299,10 @@ class Runner:
                 if raw is None:
                     continue
                 entry = orjson.loads(raw)
+                if entry["seen"]:  # the dedupe clock goes on from where the state left it
+                    stamp = next(reversed(entry["seen"].values()))
+                    if stamp > self._latest.get(entry["p"], float("-inf")):
+                        self._latest[entry["p"]] = stamp
                 for name, state in entry["s"].items():
                     detector = self.by_name.get(name)
                     due = detector.due(state) if detector is not None else None

@@ -126,6 +126,7 @@ class Sunlight:
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
         self._ticked: dict[str, dict[str, float]] = {}
+        self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
             settings.topic(f"{settings.app_id}-keyed-alert"), internal=True,
             partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
@@ -170,6 +171,10 @@ class Sunlight:
             *feeds, bootstrap_servers=settings.bootstrap_servers,
             group_id=f"{settings.group_id}-ingest", enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=5000,
+            # Small fetches per partition, so a backlog is read across topics and partitions
+            # in step: a topic read days (of event time) ahead of another makes detectors that
+            # join them keep more, and ones that prune by their own newest record miss joins.
+            max_partition_fetch_bytes=64 * 1024,
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
             **client_options(settings.kafka_security))
@@ -178,6 +183,7 @@ class Sunlight:
             producer = await self.app.maybe_start_producer()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                started = time.perf_counter()
                 pending: list[Awaitable[Any]] = []
                 for tp, messages in batches.items():
                     feed = feeds[tp.topic]
@@ -189,6 +195,8 @@ class Sunlight:
                 with suppress(CommitFailedError):  # partitions moved: the next owner redoes
                     await consumer.commit({tp: messages[-1].offset + 1
                                            for tp, messages in batches.items()})
+                self.metrics.batch_seconds.labels("ingest").observe(
+                    time.perf_counter() - started)
         finally:
             await consumer.stop()
 
@@ -228,9 +236,13 @@ class Sunlight:
         for kind, by_feed in self.kinds.items():
             tick = {source: ts for feed in by_feed
                     for source, ts in self.source_progress.get(feed, {}).items()}
-            if not tick or tick == self._ticked.get(kind):
+            # Unchanged progress is sent again now and then: a keyed partition re-judges which
+            # sources went silent (idle) only when it hears something.
+            now = time.monotonic()
+            if not tick or (tick == self._ticked.get(kind)
+                            and now - self._ticked_at.get(kind, 0.0) < 5.0):
                 continue
-            self._ticked[kind] = tick
+            self._ticked[kind], self._ticked_at[kind] = tick, now
             value = orjson.dumps({"tick": tick})
             producer = await self.app.maybe_start_producer()  # the ingest stage's producer
             for partition in range(self.settings.partitions):
@@ -404,6 +416,8 @@ class Sunlight:
                     lag[topic] += value
             for topic, value in lag.items():
                 metrics.consumer_lag.labels(topic).set(value)
+            for kind, store in self.keyed.stores.items():
+                metrics.state_keys.labels(kind).set(len(store))
 
 
 def _detector_failure(name: str, event: Event, exc: Exception) -> Rejected:

@@ -202,7 +202,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     replay = Replay(detectors, source=f"sunlight/{settings.app_id}",
                     max_bytes=settings.max_record_bytes,
-                    dedupe_horizon_s=settings.dedupe_horizon_s,
+                    # no wall clock offline: ids are forgotten only beyond the cap
                     dedupe_max_ids=settings.dedupe_max_ids)
     for path in files:
         if feed_of(path) == "registry":
@@ -269,15 +269,16 @@ def cmd_watch(settings: Settings, args: argparse.Namespace,
     consumer = KafkaConsumer(
         settings.topic("alerts"), bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest" if args.from_beginning else "latest",
-        enable_auto_commit=False, consumer_timeout_ms=1000,
-        **client_options(settings.kafka_security))
+        enable_auto_commit=False, **client_options(settings.kafka_security))
     counts: Counter[tuple[str, str]] = Counter()
     latest: deque[str] = deque(maxlen=8)
     ids: set[str] = set()
     tty = sys.stdout.isatty()
     try:
         while True:
-            for message in consumer:
+            # poll(), not iteration with consumer_timeout_ms, which can drop the rest of a
+            # fetched batch when it times out in the middle of it.
+            for message in (m for ms in consumer.poll(timeout_ms=1000).values() for m in ms):
                 alert = orjson.loads(message.value)
                 if alert["id"] in ids:  # a redelivered alert: same id, shown once
                     continue

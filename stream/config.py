@@ -51,9 +51,9 @@ class Settings:
     max_record_bytes: int = 1_048_576
     detectors_file: Path = ROOT / "detectors.yaml"
     mask_person_ids: bool = True
-    #: How long (seconds of event time behind the watermark) an event_id is remembered for
+    #: How long (seconds, wall clock; replay: event time) an event_id is remembered for
     #: duplicate detection, and how many ids at most per key (the newest are kept).
-    dedupe_horizon_s: float = 7 * 86400.0
+    dedupe_horizon_s: float = 86400.0
     dedupe_max_ids: int = 1000
     log_level: str = "info"
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.

@@ -113,6 +113,7 @@ class KeyedStage:
     # -- rebalance ------------------------------------------------------------------------
     async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.ready.clear()
+        self.sunlight.metrics.keyed_ready.set(0)
         async with self._lock:  # the batch in flight finishes (and is written) first
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
@@ -127,13 +128,20 @@ class KeyedStage:
             restored = await self._restore(assigned)
             for runner in self.sunlight.runners.values():
                 runner.forget_partitions()
+            took = time.monotonic() - started
             log.info("keyed stage: %d partition(s) assigned, %d state entries restored in "
-                     "%.1f s", len(assigned), restored, time.monotonic() - started)
+                     "%.1f s", len(assigned), restored, took)
+        metrics = self.sunlight.metrics
+        metrics.state_restore_seconds.observe(took)
+        metrics.stage_rebalances.labels("keyed").inc()
+        metrics.keyed_ready.set(1)
         self.ready.set()
 
     async def _restore(self, assigned: set[TopicPartition]) -> int:
         tps = {TopicPartition(self.changelogs[kind], tp.partition): kind
                for tp in assigned if (kind := self.kind_of_topic.get(tp.topic))}
+        for tp, kind in tps.items():  # the changelog is the truth: nothing stale survives
+            self.stores[kind].drop({tp.partition})
         if not tps:
             return 0
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers,
@@ -187,6 +195,7 @@ class KeyedStage:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if not batches:
                     continue
+                started = time.perf_counter()
                 async with self._lock:
                     await self._batch(batches, producer)
                     try:
@@ -196,6 +205,8 @@ class KeyedStage:
                         # Partitions moved meanwhile: their next owner redoes the batch
                         # against the state written above (duplicates are dropped).
                         log.info("keyed stage: commit skipped (%s)", exc)
+                sunlight.metrics.batch_seconds.labels("keyed").observe(
+                    time.perf_counter() - started)
         finally:
             await consumer.stop()
 

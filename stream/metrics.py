@@ -80,3 +80,22 @@ class Metrics:
         self.registry_ready = Gauge(
             "sunlight_registry_ready",
             "1 once the registry view has caught up with the topic's end at start", registry=r)
+        self.keyed_ready = Gauge(
+            "sunlight_keyed_ready",
+            "1 while the keyed stage has its partitions assigned and their state restored",
+            registry=r)
+        self.stage_rebalances = Counter(
+            "sunlight_stage_rebalances_total",
+            "Partition assignments a stage's consumer group made on this worker", ["stage"],
+            registry=r)
+        self.batch_seconds = Histogram(
+            "sunlight_batch_seconds",
+            "Time to process one batch, from read to confirmed (alerts, state) and committed",
+            ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r)
+        self.state_keys = Gauge(
+            "sunlight_state_keys", "Keys with state (detector state or recent event ids) held "
+            "by this worker, per key kind", ["kind"], registry=r)
+        self.state_restore_seconds = Histogram(
+            "sunlight_state_restore_seconds",
+            "Time to restore assigned partitions' state from their changelogs", registry=r)

@@ -74,8 +74,14 @@ def check(alerts: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> 
     extra = sorted((first[i]["data"]["detector"], first[i]["subject"], i)
                    for i in first.keys() - expected.keys())
     assert (missing, extra) == ([], [])
-    for alert_id, alert in first.items():
-        assert alert == expected[alert_id]
+    differing = {
+        (alert["data"]["detector"], alert["subject"]): {
+            field: (alert["data"].get(field), expected[alert_id]["data"].get(field))
+            for field in alert["data"].keys() | expected[alert_id]["data"].keys()
+            if alert["data"].get(field) != expected[alert_id]["data"].get(field)}
+        for alert_id, alert in first.items() if alert != expected[alert_id]}
+    # (got, expected) per field that differs
+    assert not differing, "\n".join(f"{k}: {v}" for k, v in differing.items())
 
 
 @pytest.mark.flaky(reruns=1)

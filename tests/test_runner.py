@@ -1,0 +1,115 @@
+"""The Runner's bookkeeping: duplicates, the dedupe horizon, batched writes, restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from detectors.base import Event
+from detectors.drug_purchase_spike import DrugPurchaseSpike
+from detectors.registry import Registry
+from detectors.runner import Runner
+
+DAY = 86400.0
+T0 = 1_778_000_000.0  # 2026-05-05
+
+
+def purchase(n: int, ts: float, quantity: float = 100.0) -> Event:
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(ts, UTC).isoformat()
+    record = {"event_id": f"p{n}", "event_time": when, "region": "330784",
+              "kind": "purchase", "hospital_id": "H1", "drug_code": "D1",
+              "quantity": quantity}
+    return Event("prescriptions", record, ts)
+
+
+def runner(**options: Any) -> Runner:
+    return Runner({"prescriptions": [DrugPurchaseSpike()]}, {}, Registry(), **options)
+
+
+def feed(r: Runner, events: list[Event]) -> list[bool]:
+    """Each event through the runner as the stage does; whether it was a duplicate."""
+    duplicates = []
+    for event in events:
+        outcome = r.handle(event, "H1|D1")
+        duplicates.append(outcome.duplicate)
+        r.commit()
+    return duplicates
+
+
+def test_a_redelivered_event_counts_once() -> None:
+    r = runner()
+    assert feed(r, [purchase(1, T0), purchase(2, T0 + 60), purchase(1, T0)]) == [
+        False, False, True]
+
+
+def test_a_late_record_is_remembered_from_when_it_came_not_from_its_event_time() -> None:
+    # A backfill three weeks late: its redelivery an hour later is still a duplicate, though
+    # its event time lies far beyond the seven-day horizon behind the watermark.
+    r = runner(dedupe_horizon_s=7 * DAY)
+    now = T0 + 30 * DAY
+    r.handle(purchase(1, now), "another key")  # other keys' records brought event time here
+    r.commit()
+    late = purchase(9, T0 + 2 * DAY)
+    assert feed(r, [late, purchase(2, now + 3600), late]) == [False, False, True]
+
+
+def test_ids_are_forgotten_after_the_horizon_and_beyond_the_cap() -> None:
+    r = runner(dedupe_horizon_s=1 * DAY, dedupe_max_ids=3)
+    feed(r, [purchase(n, T0 + n * 60) for n in range(5)])
+    seen = orjson.loads(r.state["H1|D1"])["seen"]
+    assert list(seen) == ["prescriptions|p2", "prescriptions|p3", "prescriptions|p4"]
+    feed(r, [purchase(10, T0 + 3 * DAY)])  # the watermark moves two days on
+    assert list(orjson.loads(r.state["H1|D1"])["seen"]) == ["prescriptions|p10"]
+
+
+def test_batched_writes_reach_the_state_once_per_key_at_flush() -> None:
+    r = runner(batch_writes=True)
+    feed(r, [purchase(n, T0 + n * 60) for n in range(10)])
+    assert r.state == {}  # nothing written yet: the stage writes after the alerts are out
+    assert r.flush() == 1
+    assert "H1|D1" in r.state
+
+
+def test_state_survives_a_restart_from_its_written_entries() -> None:
+    events = [purchase(n, T0 + n * 4 * 3600, 100.0 + n % 7) for n in range(30)]  # 5 days
+    first = runner()
+    feed(first, events[:20])
+    restarted = Runner({"prescriptions": [DrugPurchaseSpike()]}, dict(first.state), Registry())
+    uninterrupted = runner()
+    feed(uninterrupted, events[:20])
+    # the same entries after the rest of the events, and the first half stays deduplicated
+    assert feed(restarted, events) == [True] * 20 + [False] * 10
+    feed(uninterrupted, events[20:])
+    assert restarted.state == uninterrupted.state
+
+
+def test_a_late_record_read_while_a_source_holds_event_time_back_is_remembered() -> None:
+    # At start, a source that has not delivered yet holds the watermark back; a backfill read
+    # then must still be recognised when a crash redelivers it after event time has moved on.
+    r = runner(dedupe_horizon_s=7 * DAY)
+    r.expect(["a", "b"], [0], now=0.0)
+    now = T0 + 30 * DAY
+    late = purchase(9, T0 + 2 * DAY)
+    for event in (purchase(1, now), late):
+        r.handle(event, "H1|D1", source="a", now=1.0)
+        r.commit()
+    assert r.watermark == float("-inf")  # "b" has said nothing yet
+    r.handle(purchase(2, now + 3600), "H1|D1", source="b", now=2.0)
+    r.commit()
+    assert r.handle(late, "H1|D1", source="a", now=3.0).duplicate
+
+
+def test_after_a_restart_ids_are_not_forgotten_because_the_clock_starts_low() -> None:
+    # The restarted runner first meets a backfill record: its stamp must not fall behind the
+    # key's earlier stamps, or the next record would prune ids a redelivery still needs.
+    first = runner(dedupe_horizon_s=7 * DAY)
+    now = T0 + 30 * DAY
+    first.handle(purchase(1, now), "another key")
+    first.commit()
+    restarted = Runner({"prescriptions": [DrugPurchaseSpike()]}, dict(first.state), Registry(),
+                       dedupe_horizon_s=7 * DAY)
+    late = purchase(9, T0 + 2 * DAY)  # the first record of its key
+    assert feed(restarted, [late, purchase(2, now + 3600), late]) == [False, False, True]
