@@ -18,12 +18,8 @@ from tests.integration.harness import ROOT, World
 pytestmark = pytest.mark.integration
 
 
-#: Known bug (issue 8, open): after a SIGKILL, bid_price_screen missed one award's alert in one
-#: run of three (a bid redelivered after the award was judged counts as late). Until that is
-#: fixed the kill test runs every other detector; the rebalance test runs all of them, and a
-#: failing fault test is run once more (an intermittent divergence, not yet understood, is
-#: reported by the re-run plugin rather than hidden).
 def detectors_file(tmp_path: Path, disabled: str = "") -> Path:
+    """The project's detectors file, optionally with one detector switched off."""
     path = tmp_path / "detectors.yaml"
     text = (ROOT / "detectors.yaml").read_text()
     if disabled:
@@ -84,9 +80,8 @@ def check(alerts: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> 
     assert not differing, "\n".join(f"{k}: {v}" for k, v in differing.items())
 
 
-@pytest.mark.flaky(reruns=1)
 def test_killed_worker_loses_nothing(bootstrap: str, tmp_path: Path) -> None:
-    detectors = detectors_file(tmp_path, disabled="bid_price_screen")
+    detectors = detectors_file(tmp_path)
     registry, events, expected = generated(seed=41, detectors=detectors)
     world = World(bootstrap, tmp_path, partitions={"payments": 3, "attendance": 2})
     env = {"SUNLIGHT_SESSION_TIMEOUT_S": "10", "SUNLIGHT_DETECTORS_FILE": str(detectors)}
@@ -107,7 +102,6 @@ def test_killed_worker_loses_nothing(bootstrap: str, tmp_path: Path) -> None:
         world.close()
 
 
-@pytest.mark.flaky(reruns=1)
 def test_rebalance_gives_the_same_alerts(bootstrap: str, tmp_path: Path) -> None:
     registry, events, expected = generated(seed=43, detectors=detectors_file(tmp_path))
     world = World(bootstrap, tmp_path, partitions={"payments": 3, "attendance": 2})
