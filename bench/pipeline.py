@@ -105,6 +105,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process is not gone within a minute."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def worker_ready(port: int, timeout: float = 5.0) -> bool:
+    """Whether the worker on ``port`` answers /readyz with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def rss_bytes(pid: int | str = "self") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -205,12 +225,7 @@ class Worker:
             return Samples()
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
-                                        timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return worker_ready(self.port)
 
     def rss(self) -> int:
         value = rss_bytes(self.process.pid)
@@ -226,12 +241,7 @@ class Worker:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.resume()
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -55,7 +55,7 @@ from kafka.admin import KafkaAdminClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import FEEDS, free_port, rss_bytes  # noqa: E402
+from bench.pipeline import FEEDS, free_port, rss_bytes, terminate, worker_ready  # noqa: E402
 from detectors.config import load_detectors  # noqa: E402
 from stream.config import Settings  # noqa: E402
 from stream.ingest import Rejected, ingest  # noqa: E402
@@ -120,23 +120,13 @@ class Worker:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            terminate(self.process)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz",
-                                        timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return worker_ready(self.port, timeout=2.0)
 
     def rss(self) -> float:
         try:
