@@ -33,14 +33,14 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
-from detectors.links import DAY, expiry, office_links
+from detectors.links import DAY, ForgetsWhenQuiet, office_links
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",
           "reference_price", "region")
 
 
-class LeaseBelowReference(Detector):
+class LeaseBelowReference(ForgetsWhenQuiet, Detector):
     name = "lease_below_reference"
     feeds = frozenset({"bids"})
     key_kind = "project"
@@ -64,15 +64,8 @@ class LeaseBelowReference(Detector):
             return record["project_id"]
         return None
 
-    def due(self, state: Any) -> float | None:
-        return expiry(state["m"], self.params["retention_days"] * DAY) if state else None
-
-    def advance(
-        self, key: str, state: Any, watermark: float, registry: Registry
-    ) -> tuple[Any, list[Finding]]:
-        if state and watermark >= self.due(state):
-            return None, []  # the project has been quiet for the whole retention: forget it
-        return state, []
+    def keep_s(self) -> float:
+        return self.params["retention_days"] * DAY
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry

@@ -28,13 +28,13 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
-from detectors.links import DAY, expiry
+from detectors.links import DAY, ForgetsWhenQuiet
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "amount", "fingerprint", "region")
 
 
-class SharedBidFingerprint(Detector):
+class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
     name = "shared_bid_fingerprint"
     feeds = frozenset({"bids"})
     key_kind = "project"
@@ -55,15 +55,8 @@ class SharedBidFingerprint(Detector):
             return record["project_id"]
         return None
 
-    def due(self, state: Any) -> float | None:
-        return expiry(state["m"], self.params["window_days"] * DAY) if state else None
-
-    def advance(
-        self, key: str, state: Any, watermark: float, registry: Registry
-    ) -> tuple[Any, list[Finding]]:
-        if state and watermark >= self.due(state):
-            return None, []
-        return state, []
+    def keep_s(self) -> float:
+        return self.params["window_days"] * DAY
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry

@@ -42,7 +42,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
-from detectors.links import DAY, expiry, office_links, shared_owners
+from detectors.links import DAY, ForgetsWhenQuiet, office_links, shared_owners
 from detectors.registry import Registry
 
 AWARD_FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", "region")
@@ -50,7 +50,7 @@ PAYMENT_FIELDS = ("status", "payer_id", "payee_id", "payee_kind", "purpose", "am
                   "project_id", "region")
 
 
-class SplitLabourMaterials(Detector):
+class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
     name = "split_labour_materials"
     feeds = frozenset({"bids", "payments"})
     key_kind = "project"
@@ -94,16 +94,8 @@ class SplitLabourMaterials(Detector):
     def is_late(self, event: Event, key: str, state: Any) -> bool:
         return bool(state) and event.ts < state["m"] - self._horizon_s()
 
-    def due(self, state: Any) -> float | None:
-        return expiry(state["m"], self._horizon_s()) if state else None
-
-    def advance(
-        self, key: str, state: Any, watermark: float, registry: Registry
-    ) -> tuple[Any, list[Finding]]:
-        # Nothing is judged on time alone: a project quiet for the whole horizon is forgotten.
-        if state and watermark >= self.due(state):
-            return None, []
-        return state, []
+    def keep_s(self) -> float:
+        return self._horizon_s()
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
