@@ -6,11 +6,14 @@ import uuid
 from typing import Any
 
 from detectors.base import Finding
+from schemas import SCHEMAS
 
 #: Fixed namespace: alert ids are uuid5(namespace, detector|subject|basis...), so the same
 #: finding gets the same id in every run, on every worker, live or in replay.
 ALERT_NAMESPACE = uuid.UUID("6f1d3c52-7a8e-4f0b-9b1e-5a9c2d7e4b10")
 ALERT_TYPE_PREFIX = "org.sunlight.alert."
+#: CloudEvents ``dataschema``: the part of the published alert schema that ``data`` follows.
+ALERT_DATASCHEMA = SCHEMAS["alert"]["$id"] + "#/properties/data"
 
 
 def alert_id(finding: Finding) -> str:
@@ -27,6 +30,7 @@ def to_cloudevent(finding: Finding, source: str = "sunlight") -> dict[str, Any]:
         "subject": finding.subject,
         "time": finding.time,
         "datacontenttype": "application/json",
+        "dataschema": ALERT_DATASCHEMA,
         "data": {
             "detector": finding.detector,
             "detector_version": finding.detector_version,

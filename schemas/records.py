@@ -178,6 +178,7 @@ class Alert(TypedDict):
     subject: str  # e.g. "person:P123", "project:X9"
     time: str  # RFC 3339 with offset: when the finding became true (event time)
     datacontenttype: NotRequired[str]
+    dataschema: NotRequired[str]  # URI of the schema ``data`` follows
     data: AlertData
 
 

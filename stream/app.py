@@ -40,6 +40,7 @@ from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, 
 from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
+from stream.headers import headers_for
 from stream.ingest import Rejected, dead_letter, ingest
 from stream.kafka import consumer_lag
 from stream.keyed import KeyedStage
@@ -257,7 +258,7 @@ class Sunlight:
                     letter["offset"], rejected.reason)
         return await self.dead_letters_topic.send(
             key=f"{letter['topic']}:{letter['partition']}:{letter['offset']}".encode(),
-            value=orjson.dumps(letter),
+            value=orjson.dumps(letter), headers=headers_for("dead-letters"),
         )
 
     # -- detect (stream/keyed.py) ------------------------------------------------------
@@ -283,7 +284,8 @@ class Sunlight:
         """Send the alert; returns its confirmation by the broker (metrics count it then)."""
         alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
         future = await self.alerts_topic.send(key=finding.subject.encode(),
-                                              value=orjson.dumps(alert))
+                                              value=orjson.dumps(alert),
+                                              headers=headers_for("alerts"))
         return asyncio.ensure_future(self._published(future, finding, alert["id"], ingest_ts))
 
     async def _published(self, future: Awaitable[Any], finding: Finding, alert_id: str,
