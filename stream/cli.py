@@ -69,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("watch", help="show alerts as they arrive")
     p.add_argument("--from-beginning", action="store_true")
 
+    p = sub.add_parser("dispose", help="record a verdict on an alert (alert-dispositions)")
+    p.add_argument("alert_id", metavar="ALERT_ID")
+    p.add_argument("verdict", choices=("confirmed", "dismissed"))
+    p.add_argument("--note", help="free text kept with the verdict")
+    p.add_argument("--by", help="who decided (default: the login name)")
+
     p = sub.add_parser("run", help="broker + topics + worker + simulated feed + live alerts")
     _simulation_args(p, seed=None)
     p.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     return {"worker": cmd_worker, "topics": cmd_topics, "simulate": cmd_simulate,
-            "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay}[args.command](
+            "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay,
+            "dispose": cmd_dispose}[args.command](
                 settings, args)
 
 
@@ -260,6 +267,25 @@ def _print_scores(scored: dict) -> None:
             for item in items[:20]:
                 print(f"  {item.get('detector') or item['data']['detector']}  "
                       f"{item['subject']}  {item['time']}")
+
+
+def cmd_dispose(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas import RecordError
+    from stream.verdicts import disposition, find_alert, send_disposition
+
+    try:
+        record = disposition(args.alert_id, args.verdict, args.note, args.by)
+    except RecordError as err:
+        print(f"sunlight dispose: {err.reason}", file=sys.stderr)
+        return 2
+    if find_alert(settings, args.alert_id) is None:
+        print(f"sunlight dispose: no alert with id {args.alert_id!r} was published on "
+              f"{settings.topic('alerts')}; nothing written", file=sys.stderr)
+        return 2
+    send_disposition(settings, record)
+    print(f"{args.verdict}: alert {args.alert_id} (written to "
+          f"{settings.topic('alert-dispositions')})")
+    return 0
 
 
 def cmd_watch(settings: Settings, args: argparse.Namespace,

@@ -1,0 +1,92 @@
+"""`sunlight dispose` on a real broker and worker: a verdict on a published alert is written to
+alert-dispositions and moves the worker's precision metric; an id never published is refused
+(exit 2, one line) and nothing is written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas import validate
+from tests.integration.harness import ROOT, World
+
+pytestmark = pytest.mark.integration
+
+VILLAGE = "VC-330784-041"
+PRECISION = 'sunlight_detector_precision{detector="ineligible_subsidy_payee"}'
+
+
+def sunlight(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": world.bootstrap,
+           "SUNLIGHT_TOPIC_PREFIX": world.prefix}
+    return subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def publish_two_alerts(world: World) -> dict[str, str]:
+    """Two cadres paid work subsidies by their own village: two alerts; subject -> id."""
+    worker = world.workers[0]
+    cadres = ("P-DA", "P-DB")
+    for pid in cadres:
+        world.produce("registry", {"record_type": "person", "person_id": pid, "roles": [
+            {"role": "village_cadre", "org_id": VILLAGE, "region": "330784",
+             "start": "2020-01-01"}]}, key=pid)
+    world.flush()
+    worker.wait_metric('sunlight_registry_records{record_type="person"}', 2)
+    for i, pid in enumerate(cadres):
+        world.produce("payments", {
+            "event_id": f"dp-pay-{i}", "event_time": "2026-05-14T09:30:00+08:00",
+            "region": "330784", "status": "executed", "payer_id": VILLAGE, "payee_id": pid,
+            "payee_kind": "person", "purpose": "work_subsidy", "amount": 700.0})
+    world.flush()
+    return {a["subject"]: a["id"] for a in world.read("alerts", expect=2, settle=1)}
+
+
+def test_dispose_writes_a_verdict_that_moves_precision(bootstrap: str, tmp_path: Path) -> None:
+    world = World(bootstrap, tmp_path)
+    try:
+        worker = world.start_worker()
+        worker.wait_ready()
+        alerts = publish_two_alerts(world)
+
+        never = "00000000-0000-0000-0000-00000000beef"
+        refused = sunlight(world, "dispose", never, "confirmed")
+        assert refused.returncode == 2
+        assert refused.stderr.strip().splitlines() == [
+            f"sunlight dispose: no alert with id {never!r} was published on "
+            f"{world.topic('alerts')}; nothing written"]
+
+        done = sunlight(world, "dispose", alerts["person:P-DA"], "confirmed",
+                        "--note", "payee confirmed as cadre by the township", "--by", "insp-3")
+        assert done.returncode == 0, done.stderr
+        worker.wait_metric(PRECISION, 1.0, timeout=60)
+
+        assert sunlight(world, "dispose", alerts["person:P-DB"], "dismissed").returncode == 0
+        [written_a, written_b] = world.read("alert-dispositions", expect=2, settle=1)
+        for record in (written_a, written_b):
+            validate("disposition", {k: v for k, v in record.items() if k != "_key"})
+            assert record["_key"] == record["alert_id"]
+        assert (written_a["alert_id"], written_a["verdict"], written_a["decided_by"],
+                written_a["note"]) == (alerts["person:P-DA"], "confirmed", "insp-3",
+                                       "payee confirmed as cadre by the township")
+        assert (written_b["alert_id"], written_b["verdict"]) == (alerts["person:P-DB"],
+                                                                  "dismissed")
+        assert never not in orjson.dumps([written_a, written_b]).decode()
+        # 1 confirmed of 2 decided: the precision metric moves down to 0.5.
+        worker.wait_metric('sunlight_dispositions_total{detector="ineligible_subsidy_payee",'
+                           'verdict="dismissed"}', 1)
+        precision = 1.0
+        for _ in range(60):  # exported every 15 s
+            precision = worker.metrics()[PRECISION]
+            if precision == 0.5:
+                break
+            time.sleep(1)
+        assert precision == 0.5
+    finally:
+        world.close()
