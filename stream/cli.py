@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("watch", help="show alerts as they arrive")
     p.add_argument("--from-beginning", action="store_true")
 
+    p = sub.add_parser("alerts", help="browse alerts in the terminal; filter, open, dispose")
+    p.add_argument("--live", action="store_true", help="only alerts from now on (default: "
+                                                       "from the beginning)")
+    p.add_argument("--by", help="who decides verdicts given here (default: the login name)")
+
     p = sub.add_parser("dispose", help="record a verdict on an alert (alert-dispositions)")
     p.add_argument("alert_id", metavar="ALERT_ID")
     p.add_argument("verdict", choices=("confirmed", "dismissed"))
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     return {"worker": cmd_worker, "topics": cmd_topics, "simulate": cmd_simulate,
             "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay,
-            "dispose": cmd_dispose}[args.command](
+            "dispose": cmd_dispose, "alerts": cmd_alerts}[args.command](
                 settings, args)
 
 
@@ -269,6 +274,13 @@ def _print_scores(scored: dict) -> None:
                       f"{item['subject']}  {item['time']}")
 
 
+def cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.browser import AlertBrowser
+
+    AlertBrowser(settings, from_beginning=not args.live, decided_by=args.by).run()
+    return 0
+
+
 def cmd_dispose(settings: Settings, args: argparse.Namespace) -> int:
     from schemas import RecordError
     from stream.verdicts import disposition, find_alert, send_disposition
@@ -290,16 +302,18 @@ def cmd_dispose(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_watch(settings: Settings, args: argparse.Namespace,
               status: callable | None = None) -> int:  # type: ignore[valid-type]
+    if sys.stdout.isatty():  # a person watches: the alert browser, with the counts
+        from stream.browser import AlertBrowser
+
+        AlertBrowser(settings, from_beginning=args.from_beginning, status=status).run()
+        return 0
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
         settings.topic("alerts"), bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest" if args.from_beginning else "latest",
         enable_auto_commit=False, **client_options(settings.kafka_security))
-    counts: Counter[tuple[str, str]] = Counter()
-    latest: deque[str] = deque(maxlen=8)
     ids: set[str] = set()
-    tty = sys.stdout.isatty()
     try:
         while True:
             # poll(), not iteration with consumer_timeout_ms, which can drop the rest of a
@@ -310,32 +324,15 @@ def cmd_watch(settings: Settings, args: argparse.Namespace,
                     continue
                 ids.add(alert["id"])
                 data = alert["data"]
-                counts[(data["detector"], data["severity"])] += 1
-                latest.append(
-                    f"{alert['time'][:19]}  {data['severity']:<6} {data['action']:<6} "
-                    f"{data['detector']:<26} {mask(alert['subject'], settings.mask_person_ids)}"
-                )
-                if not tty:
-                    print(latest[-1], flush=True)
-            if tty:
-                _render(counts, latest, status() if status else "")
-            elif status:
+                print(f"{alert['time'][:19]}  {data['severity']:<6} {data['action']:<6} "
+                      f"{data['detector']:<26} {mask(alert['subject'], settings.mask_person_ids)}",
+                      flush=True)
+            if status:
                 print(status(), flush=True)
     except KeyboardInterrupt:
         return 0
     finally:
         consumer.close()
-
-
-def _render(counts: Counter[tuple[str, str]], latest: deque[str], status: str) -> None:
-    lines = ["\x1b[2J\x1b[H\x1b[1mSunlight: live alerts\x1b[0m  (Ctrl-C stops)", ""]
-    lines.append(f"{'detector':<28}{'severity':<10}{'alerts':>8}")
-    for (detector, severity), n in sorted(counts.items()):
-        colour = "\x1b[31m" if severity == "red" else "\x1b[33m"
-        lines.append(f"{detector:<28}{colour}{severity:<10}\x1b[0m{n:>8}")
-    lines += ["", "latest:"] + [f"  {line}" for line in latest] + ["", status]
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
