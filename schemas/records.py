@@ -204,6 +204,14 @@ class DeadLetter(TypedDict):
     reason_code: str  # RecordError.code or another short code (a metric label)
     received_at: str  # RFC 3339 with offset
     error_detail: NotRequired[str | None]
+    # An original too big for the letter: its first bytes in *_b64, its length and hash here.
+    value_truncated: NotRequired[bool]
+    value_bytes: NotRequired[int]
+    value_sha256: NotRequired[str]
+    key_truncated: NotRequired[bool]
+    key_bytes: NotRequired[int]
+    key_sha256: NotRequired[str]
+    value_dropped: NotRequired[bool]  # Kafka refused the letter with the bytes: sent without
 
 
 RegistryRecord = RegistryPerson | RegistryCompany

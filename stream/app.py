@@ -30,25 +30,31 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import (
+    CommitFailedError,
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from faust.sensors.prometheus import setup_prometheus_sensors
 
 from detectors.base import Detector, Event, Finding
-from detectors.findings import to_cloudevent
+from detectors.findings import bounded, to_cloudevent
 from detectors.runner import Outcome, Runner, by_kind
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
 from stream.headers import headers_for
-from stream.ingest import Rejected, dead_letter, ingest
+from stream.ingest import FRAMING_BYTES, Rejected, dead_letter, ingest
 from stream.kafka import consumer_lag
 from stream.keyed import KeyedStage
 from stream.metrics import Metrics
 from stream.privacy import mask
 from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
-from stream.topics import create_internal_topics
+from stream.topics import check_limits, create_internal_topics
 
 log = logging.getLogger("sunlight")
 
@@ -99,6 +105,7 @@ class Sunlight:
             # sent a produce request per message, a fifth of a busy worker's CPU (py-spy).
             producer_linger=0.005,
             producer_max_batch_size=512 * 1024,
+            producer_max_request_size=settings.max_message_bytes,
             broker_commit_interval=1.0,
             table_cleanup_interval=3600.0,
             broker_credentials=faust_credentials(settings.kafka_security),
@@ -109,10 +116,6 @@ class Sunlight:
         for detector in detectors:  # series exist from the start, so a first alert is a rate
             for severity in ("red", "yellow"):
                 self.metrics.alerts.labels(detector.name, severity, "review")
-        self.alerts_topic = self.app.topic(
-            settings.topic("alerts"), key_serializer="raw", value_serializer="raw")
-        self.dead_letters_topic = self.app.topic(
-            settings.topic("dead-letters"), key_serializer="raw", value_serializer="raw")
         # kind -> feed -> detectors; a kind is one repartitioned stream with its own state.
         self.kinds = by_kind(detectors)
         self.keyed = KeyedStage(self)
@@ -137,6 +140,21 @@ class Sunlight:
         self._verdict_agent()
         self._web_and_timers()
         precheck.install(self)
+
+    def internal_topics(self) -> dict[str, bool]:
+        """The worker's own topics (full name -> compacted?)."""
+        names = {name: False for name in self.keyed_topics.values()}
+        names.update({name: True for name in self.keyed.changelogs.values()})
+        names[self.verdict_topic.get_topic_name()] = False
+        return names
+
+    def prepare_topics(self) -> None:
+        """Before start: create the worker's own topics and check every size limit against
+        the broker (SystemExit saying what to change)."""
+        names = self.internal_topics()
+        create_internal_topics(self.settings, names)
+        check_limits(self.settings, [*names, self.settings.topic("alerts"),
+                                     self.settings.topic("dead-letters")])
 
     # -- ingest ---------------------------------------------------------------------------
     def _ingest_feed(self, feed: str) -> IngestFeed:
@@ -205,26 +223,49 @@ class Sunlight:
                           pending: list[Awaitable[Any]]) -> None:
         feed.records_in.inc()
         feed.last_seen.set(time.time())
+        try:
+            await self._route(feed, message, producer, pending)
+        except Exception as exc:  # a poison record: it goes to dead-letters, the stage goes on
+            log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition,
+                          message.offset)
+            pending.append(await self.reject(
+                _failure("processing_error", f"Sunlight failed on this record: {exc!r}",
+                         message.value, message.key, message.topic, message.partition,
+                         message.offset, self.settings.max_message_bytes), feed.topic))
+
+    async def _route(self, feed: IngestFeed, message: Any, producer: Any,
+                     pending: list[Awaitable[Any]]) -> None:
+        settings = self.settings
         result = ingest(
             feed.name, message.value, key=message.key, topic=message.topic,
             partition=message.partition, offset=message.offset,
-            max_bytes=self.settings.max_record_bytes,
+            max_bytes=settings.max_record_bytes, letter_bytes=settings.max_message_bytes,
         )
         if isinstance(result, Rejected):
-            pending.append(await self._dead_letter(result, feed.topic))
+            pending.append(await self.reject(result, feed.topic))
             return
-        envelope = None
-        for keyed_topic, keys in feed.routes:
-            for key in keys(result):
-                if envelope is None:
-                    envelope = orjson.dumps({
-                        "feed": feed.name, "topic": message.topic,
-                        "partition": message.partition, "offset": message.offset,
-                        "ts": result.ts, "ingest_ts": time.time(),
-                        "record": result.record,
-                    })
-                pending.append(await producer.send(keyed_topic, key.encode(), envelope,
-                                                   None, None, None))
+        routed = [(keyed_topic, key) for keyed_topic, keys in feed.routes
+                  for key in keys(result)]
+        if routed:
+            envelope = orjson.dumps({
+                "feed": feed.name, "topic": message.topic,
+                "partition": message.partition, "offset": message.offset,
+                "ts": result.ts, "ingest_ts": time.time(),
+                "record": result.record,
+            })
+            room = settings.max_message_bytes - FRAMING_BYTES
+            too_big = max(len(envelope) + len(key) for _, key in routed)
+            if too_big > room:  # before any copy is sent: all of the record's routes or none
+                pending.append(await self.reject(_failure(
+                    "oversized", f"the record's repartition envelope is {too_big} bytes, over "
+                    f"the {room} bytes Sunlight may publish (SUNLIGHT_MAX_MESSAGE_BYTES)",
+                    message.value, message.key, message.topic, message.partition,
+                    message.offset, settings.max_message_bytes), feed.topic))
+                return
+            origin = (message.topic, message.partition, message.offset)
+            for keyed_topic, key in routed:
+                pending.append(await self.send(producer, keyed_topic, key.encode(), envelope,
+                                               None, origin))
         # After the record is sent, so no tick can overtake it.
         source = f"{message.topic}:{message.partition}"
         if feed.ticking and result.ts > feed.progress.get(source, float("-inf")):
@@ -249,17 +290,80 @@ class Sunlight:
             for partition in range(self.settings.partitions):
                 await producer.send(self.keyed_topics[kind], None, value, partition, None, None)
 
-    async def _dead_letter(self, rejected: Rejected, topic_name: str) -> Awaitable[Any]:
+    async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes,
+                   partition: int | None, origin: tuple[str, int, int],
+                   headers: list[tuple[str, bytes]] | None = None) -> Awaitable[None]:
+        """Send a message; returns its confirmation by the broker. A message the producer or
+        the broker refuses for what it is (too large, invalid) is dead-lettered instead, as
+        coming from ``origin`` (topic, partition, offset of the input record): the returned
+        awaitable never fails on data, so no record can stop the stage."""
+        try:
+            future = await producer.send(topic, key, value, partition, None, headers)
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            return await self._unpublishable(topic, value, origin, exc)
+        return asyncio.ensure_future(self._sent(future, topic, value, origin))
+
+    async def _sent(self, future: Awaitable[Any], topic: str, value: bytes,
+                    origin: tuple[str, int, int]) -> None:
+        try:
+            await future
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            await (await self._unpublishable(topic, value, origin, exc))
+
+    async def _unpublishable(self, topic: str, value: bytes, origin: tuple[str, int, int],
+                             exc: BaseException) -> Awaitable[None]:
+        return await self.reject(_failure(
+            "unpublishable", f"Kafka refused Sunlight's message for topic {topic} "
+            f"({len(value)} bytes): {type(exc).__name__}", value, None, *origin,
+            self.settings.max_message_bytes), origin[0])
+
+    async def reject(self, rejected: Rejected, topic_name: str) -> Awaitable[None]:
         """Send a dead letter; returns the broker's acknowledgement to wait for before the
-        record's offset is committed (the dead letter is the only copy we keep)."""
+        record's offset is committed (the dead letter is the only copy we keep). Never fails
+        on data: a letter Kafka refuses is sent again without the original bytes."""
         self.metrics.records_rejected.labels(topic_name, rejected.code).inc()
         letter = rejected.letter
+        # The code only: a reason can quote the record (person ids).
         log.warning("rejected %s[%s]@%s: %s", letter["topic"], letter["partition"],
-                    letter["offset"], rejected.reason)
-        return await self.dead_letters_topic.send(
-            key=f"{letter['topic']}:{letter['partition']}:{letter['offset']}".encode(),
-            value=orjson.dumps(letter), headers=headers_for("dead-letters"),
-        )
+                    letter["offset"], rejected.code)
+        key = f"{letter['topic']}:{letter['partition']}:{letter['offset']}".encode()
+        producer = await self.app.maybe_start_producer()
+        topic = self.settings.topic("dead-letters")
+        try:
+            future = await producer.send(topic, key, orjson.dumps(letter), None, None,
+                                         headers_for("dead-letters"))
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            future = None
+        return asyncio.ensure_future(self._letter_sent(future, producer, topic, key, letter))
+
+    async def _letter_sent(self, future: Awaitable[Any] | None, producer: Any, topic: str,
+                           key: bytes, letter: dict[str, Any]) -> None:
+        try:
+            if future is not None:
+                await future
+                return
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+        # The last resort: where it came from and why, without the bytes (a few hundred).
+        bare = {**letter, "key_b64": None, "value_b64": None, "value_dropped": True,
+                "reason": letter["reason"][:1000] + " (the original bytes were dropped: "
+                          "Kafka refused the dead letter that carried them)"}
+        try:
+            await (await producer.send(topic, key[:1000], orjson.dumps(bare), None, None,
+                                       headers_for("dead-letters")))
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            self.metrics.dead_letters_lost.inc()
+            log.error("dead letter for %s[%s]@%s refused by Kafka: %s", letter["topic"],
+                      letter["partition"], letter["offset"], type(exc).__name__)
 
     # -- detect (stream/keyed.py) ------------------------------------------------------
     async def settle(self, outcome: Outcome, event: Event | None, ingest_ts: float,
@@ -275,17 +379,24 @@ class Sunlight:
             log.error("detector %s failed on %s: %r", name, subject, exc)
             metrics.detector_errors.labels(name).inc()
             if event is not None:
-                pending.append(await self._dead_letter(_detector_failure(name, event, exc),
-                                                       event.topic))
+                pending.append(await self.reject(
+                    _detector_failure(name, event, exc, self.settings.max_message_bytes),
+                    event.topic))
+        origin = (event.topic, event.partition, event.offset) if event else None
         for finding in outcome.findings:
-            pending.append(await self.publish_finding(finding, ingest_ts))
+            pending.append(await self.publish_finding(finding, ingest_ts, origin))
 
-    async def publish_finding(self, finding: Finding, ingest_ts: float) -> Awaitable[None]:
-        """Send the alert; returns its confirmation by the broker (metrics count it then)."""
-        alert = to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}")
-        future = await self.alerts_topic.send(key=finding.subject.encode(),
-                                              value=orjson.dumps(alert),
-                                              headers=headers_for("alerts"))
+    async def publish_finding(self, finding: Finding, ingest_ts: float,
+                              origin: tuple[str, int, int] | None = None) -> Awaitable[None]:
+        """Send the alert (bounded: it is read back as input); returns its confirmation by
+        the broker (metrics count it then). An alert Kafka refuses is dead-lettered as coming
+        from ``origin``, the record that raised it."""
+        alert = bounded(to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}"),
+                        self.settings.max_record_bytes)
+        producer = await self.app.maybe_start_producer()
+        topic = self.settings.topic("alerts")
+        future = await self.send(producer, topic, finding.subject.encode(), orjson.dumps(alert),
+                                 None, origin or (topic, -1, -1), headers_for("alerts"))
         return asyncio.ensure_future(self._published(future, finding, alert["id"], ingest_ts))
 
     async def _published(self, future: Awaitable[Any], finding: Finding, alert_id: str,
@@ -306,26 +417,38 @@ class Sunlight:
 
         async def verdict_agent(stream: Any) -> None:
             async for kafka_event in stream.events():
-                envelope = orjson.loads(kafka_event.message.value)
-                record, alert_id = envelope["record"], kafka_event.message.key.decode()
-                state = table.get(alert_id)
-                if envelope["feed"] == "alerts":
-                    if state is None:
-                        table[alert_id] = index_alert(None, record)
-                    continue
+                message = kafka_event.message
+                try:
+                    await verdict(message)
+                except Exception as exc:  # poison: dead-lettered, the agent goes on
+                    log.exception("verdicts failed on %s[%s]@%s", message.topic,
+                                  message.partition, message.offset)
+                    await (await self.reject(_failure(
+                        "processing_error", f"Sunlight failed on this record: {exc!r}",
+                        message.value, message.key, message.topic, message.partition,
+                        message.offset, self.settings.max_message_bytes), message.topic))
+
+        async def verdict(message: Any) -> None:
+            envelope = orjson.loads(message.value)
+            record, alert_id = envelope["record"], message.key.decode()
+            state = table.get(alert_id)
+            if envelope["feed"] == "alerts":
                 if state is None:
-                    err = RecordError("unknown_alert", "disposition for an alert id Sunlight "
-                                      f"never published: {alert_id!r}", "alert_id")
-                    letter = dead_letter(err, orjson.dumps(record), alert_id.encode(),
-                                         envelope["topic"], envelope["partition"],
-                                         envelope["offset"])
-                    await (await self._dead_letter(Rejected(err.code, err.reason, letter),
-                                                   envelope["topic"]))
-                    continue
-                new, _ = apply_verdict(state, record)
-                if new != state:
-                    table[alert_id] = new
-                    metrics.dispositions.labels(new["detector"], new["verdict"]).inc()
+                    table[alert_id] = index_alert(None, record)
+                return
+            if state is None:
+                err = RecordError("unknown_alert", "disposition for an alert id Sunlight "
+                                  f"never published: {alert_id!r}", "alert_id")
+                letter = dead_letter(err, orjson.dumps(record), alert_id.encode(),
+                                     envelope["topic"], envelope["partition"],
+                                     envelope["offset"], self.settings.max_message_bytes)
+                await (await self.reject(Rejected(err.code, err.reason, letter),
+                                               envelope["topic"]))
+                return
+            new, _ = apply_verdict(state, record)
+            if new != state:
+                table[alert_id] = new
+                metrics.dispositions.labels(new["detector"], new["verdict"]).inc()
 
         self.app.agent(self.verdict_topic, name="verdicts")(verdict_agent)
 
@@ -362,10 +485,8 @@ class Sunlight:
 
         @app.task
         async def stages() -> None:
-            names = {name: False for name in self.keyed_topics.values()}
-            names.update({name: True for name in self.keyed.changelogs.values()})
-            names[self.verdict_topic.get_topic_name()] = False
-            await asyncio.to_thread(create_internal_topics, self.settings, names)
+            await asyncio.to_thread(create_internal_topics, self.settings,
+                                    self.internal_topics())
             await asyncio.gather(self._ingest(), self.keyed.run())
 
         @app.page("/livez")
@@ -422,9 +543,30 @@ class Sunlight:
                 metrics.state_keys.labels(kind).set(len(store))
 
 
-def _detector_failure(name: str, event: Event, exc: Exception) -> Rejected:
-    err = RecordError("detector_error",
-                      f"detector {name} failed on this record: {type(exc).__name__}: {exc}")
-    raw = orjson.dumps(event.record)
-    return Rejected(err.code, err.reason,
-                    dead_letter(err, raw, None, event.topic, event.partition, event.offset))
+def _detector_failure(name: str, event: Event, exc: Exception, max_bytes: int) -> Rejected:
+    return _failure("detector_error",
+                    f"detector {name} failed on this record: {type(exc).__name__}: {exc}",
+                    orjson.dumps(event.record), None, event.topic, event.partition,
+                    event.offset, max_bytes)
+
+
+def _failure(code: str, reason: str, raw: bytes | None, key: bytes | None, topic: str,
+             partition: int, offset: int, max_bytes: int) -> Rejected:
+    err = RecordError(code, reason)
+    return Rejected(code, reason,
+                    dead_letter(err, raw, key, topic, partition, offset, max_bytes))
+
+
+#: What Kafka refuses a message for, whatever the retries: its size or its contents.
+_DATA_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+                CorruptRecordException)
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it wraps: Faust wraps aiokafka's errors) is Kafka refusing
+    the message itself, as opposed to the broker being unreachable."""
+    while exc is not None:
+        if isinstance(exc, _DATA_ERRORS):
+            return True
+        exc = exc.__cause__
+    return False

@@ -120,6 +120,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sunlight = Sunlight(settings, detectors)
+    try:
+        sunlight.prepare_topics()
+    except SystemExit as exc:  # a size limit that does not fit: say which, do not start
+        print(f"sunlight: {exc}", file=sys.stderr)
+        return 2
     class _Worker(faust.Worker):
         def _setup_logging(self) -> None:
             super()._setup_logging()

@@ -49,6 +49,10 @@ class Settings:
     #: up front: it bounds how many workers can share the work.
     partitions: int = 8
     max_record_bytes: int = 1_048_576
+    #: Largest message Sunlight publishes (repartitioned record, dead letter, alert): the
+    #: producer's max request size and the max.message.bytes its topics are created with,
+    #: checked against the broker at start. At least max_record_bytes + 32 KiB.
+    max_message_bytes: int = 2_097_152
     detectors_file: Path = ROOT / "detectors.yaml"
     mask_person_ids: bool = True
     #: How long (seconds, wall clock; replay: event time) an event_id is remembered for
@@ -79,6 +83,8 @@ class Settings:
             data_dir=Path(_env("SUNLIGHT_DATA_DIR", str(cls.data_dir))),
             partitions=int(_env("SUNLIGHT_PARTITIONS", str(cls.partitions))),
             max_record_bytes=int(_env("SUNLIGHT_MAX_RECORD_BYTES", str(cls.max_record_bytes))),
+            max_message_bytes=int(_env("SUNLIGHT_MAX_MESSAGE_BYTES",
+                                       str(cls.max_message_bytes))),
             detectors_file=Path(_env("SUNLIGHT_DETECTORS_FILE", str(cls.detectors_file))),
             mask_person_ids=_env_bool("SUNLIGHT_MASK_PERSON_IDS", cls.mask_person_ids),
             dedupe_horizon_s=float(_env("SUNLIGHT_DEDUPE_HORIZON_S", str(cls.dedupe_horizon_s))),

@@ -7,13 +7,23 @@ reject exactly alike.
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from detectors.base import Event
 from schemas import RecordError, decode, event_ts
+
+#: Room a dead letter keeps for its key, Kafka's record framing and a batch header.
+FRAMING_BYTES = 1024
+#: Longest original key a dead letter carries whole (keys name things; longer ones are junk).
+KEY_BYTES = 1024
+#: Longest reason kept (a detector's exception message can be anything).
+REASON_CHARS = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +44,14 @@ def ingest(
     partition: int = -1,
     offset: int = -1,
     max_bytes: int = 1_048_576,
+    letter_bytes: int = 2_097_152,
 ) -> Event | Rejected:
     try:
         record = decode(feed, raw, max_bytes)
         ts = event_ts(record) if "event_time" in record else 0.0
     except RecordError as err:
-        return Rejected(err.code, err.reason, dead_letter(err, raw, key, topic, partition, offset))
+        return Rejected(err.code, err.reason,
+                        dead_letter(err, raw, key, topic, partition, offset, letter_bytes))
     return Event(feed, record, ts, topic, partition, offset)
 
 
@@ -50,16 +62,43 @@ def dead_letter(
     topic: str,
     partition: int,
     offset: int,
+    max_bytes: int = 2_097_152,
 ) -> dict[str, Any]:
     """The dead-letters record (schemas/dead-letter.schema.json): the original bytes and where
-    they came from, so nothing is lost and a person can see why."""
-    return {
+    they came from, so nothing is lost and a person can see why.
+
+    Bounded: the letter, once JSON, fits in ``max_bytes`` (what the producer may publish).
+    An original too big to fit is kept as its first bytes, with ``value_truncated`` true, its
+    full length (``value_bytes``) and its ``value_sha256``, so the record can still be found
+    and proven at its source; the key likewise (``key_*``) beyond :data:`KEY_BYTES`."""
+    reason = err.reason if len(err.reason) <= REASON_CHARS else (
+        err.reason[:REASON_CHARS] + f"... ({len(err.reason) - REASON_CHARS} characters more)")
+    letter: dict[str, Any] = {
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "key_b64": None if key is None else base64.b64encode(key).decode(),
-        "value_b64": None if raw is None else base64.b64encode(raw).decode(),
-        "reason": err.reason,
+        **_original("key", key, KEY_BYTES),
+        "value_b64": None,
+        "reason": reason,
         "reason_code": err.code,
         "received_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
     }
+    if raw is None:
+        return letter
+    # What the rest of the letter leaves for the value (base64 is 4 bytes per 3).
+    room = max_bytes - FRAMING_BYTES - len(orjson.dumps(letter)) - 200
+    letter.update(_original("value", raw, max(0, room) // 4 * 3))
+    return letter
+
+
+def _original(name: str, data: bytes | None, limit: int) -> dict[str, Any]:
+    """``<name>_b64`` for ``data``: whole when it is at most ``limit`` bytes, else its first
+    ``limit`` bytes plus ``<name>_truncated``, ``<name>_bytes`` and ``<name>_sha256``."""
+    if data is None:
+        return {f"{name}_b64": None}
+    if len(data) <= limit:
+        return {f"{name}_b64": base64.b64encode(data).decode()}
+    return {f"{name}_b64": base64.b64encode(data[:limit]).decode(),
+            f"{name}_truncated": True,
+            f"{name}_bytes": len(data),
+            f"{name}_sha256": hashlib.sha256(data).hexdigest()}

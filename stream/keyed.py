@@ -33,7 +33,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from detectors.base import Event
+from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS
+from stream.ingest import Rejected, dead_letter
 from stream.kafka import partition_counts
 from stream.security import client_options
 
@@ -212,42 +214,74 @@ class KeyedStage:
 
     async def _batch(self, batches: dict[TopicPartition, list[Any]], producer: Any) -> None:
         sunlight = self.sunlight
-        metrics = sunlight.metrics
         pending: list[Awaitable[Any]] = []
         for tp, messages in batches.items():
             kind = self.kind_of_topic[tp.topic]
-            runner, store, stage = sunlight.runners[kind], self.stores[kind], f"keyed-{kind}"
+            runner, store = sunlight.runners[kind], self.stores[kind]
             store.partition = partition = tp.partition
             for message in messages:
-                envelope = orjson.loads(message.value)
-                now = time.time()
-                if "tick" in envelope:
-                    outcome = runner.tick(envelope["tick"], partition, now)
-                    await sunlight.settle(outcome, None, now, pending)
-                    runner.commit()
-                    continue
-                key = message.key.decode()
-                event = Event(envelope["feed"], envelope["record"], envelope["ts"],
-                              envelope["topic"], envelope["partition"], envelope["offset"])
-                feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
-                source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
-                outcome = runner.handle(event, key, partition, source=source, now=now)
-                if outcome.duplicate:
-                    metrics.duplicates_dropped.labels(event.feed, stage).inc()
-                    continue
-                await sunlight.settle(outcome, event, envelope["ingest_ts"], pending)
-                runner.commit()
-                metrics.events_processed.labels(event.feed, stage).inc()
+                try:
+                    await self._one(message, kind, partition, pending)
+                except Exception as exc:  # a poison record: dead-lettered, the stage goes on
+                    log.exception("keyed stage failed on %s[%s]@%s", message.topic,
+                                  message.partition, message.offset)
+                    await self._poison(message, exc, pending)
+                    runner.commit()  # what it changed counts: the record is dealt with
             # Into the store while store.partition is this partition: every key this
             # partition's records and windows changed belongs to it (not yet sent, see below).
             runner.flush()
         # Alerts and dead letters first; only then the state that marks their events seen.
         await asyncio.gather(*pending)
-        writes = [await producer.send(self.changelogs[kind], key.encode(), value, partition,
-                                      None, None)
+        writes = [await sunlight.send(producer, self.changelogs[kind], key.encode(), value,
+                                      partition, (self.changelogs[kind], partition, -1))
                   for kind, store in self.stores.items()
                   for key, partition, value in store.take_changes()]
         await asyncio.gather(*writes)
+
+    async def _one(self, message: Any, kind: str, partition: int,
+                   pending: list[Awaitable[Any]]) -> None:
+        """Run one repartitioned record (or watermark tick) through its kind's Runner."""
+        sunlight = self.sunlight
+        runner, stage = sunlight.runners[kind], f"keyed-{kind}"
+        envelope = orjson.loads(message.value)
+        now = time.time()
+        if "tick" in envelope:
+            outcome = runner.tick(envelope["tick"], partition, now)
+            await sunlight.settle(outcome, None, now, pending)
+            runner.commit()
+            return
+        key = message.key.decode()
+        event = Event(envelope["feed"], envelope["record"], envelope["ts"],
+                      envelope["topic"], envelope["partition"], envelope["offset"])
+        feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
+        source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
+        outcome = runner.handle(event, key, partition, source=source, now=now)
+        if outcome.duplicate:
+            sunlight.metrics.duplicates_dropped.labels(event.feed, stage).inc()
+            return
+        await sunlight.settle(outcome, event, envelope["ingest_ts"], pending)
+        runner.commit()
+        sunlight.metrics.events_processed.labels(event.feed, stage).inc()
+
+    async def _poison(self, message: Any, exc: Exception,
+                      pending: list[Awaitable[Any]]) -> None:
+        """Dead-letter a record the stage failed on: as the input record it came from when
+        its envelope can be read, else as the repartitioned message itself."""
+        sunlight = self.sunlight
+        topic, partition, offset, raw = (message.topic, message.partition, message.offset,
+                                         message.value)
+        try:
+            envelope = orjson.loads(message.value)
+            topic, partition, offset = (envelope["topic"], envelope["partition"],
+                                        envelope["offset"])
+            raw = orjson.dumps(envelope["record"])
+        except Exception:  # noqa: S110 - unreadable envelope: keep the message as it is
+            pass
+        err = RecordError("processing_error", f"Sunlight failed on this record: {exc!r}")
+        letter = dead_letter(err, raw, message.key, topic, partition, offset,
+                             self.settings.max_message_bytes)
+        pending.append(await sunlight.reject(Rejected(err.code, err.reason, letter),
+                                                   topic))
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, stage: KeyedStage) -> None:

@@ -20,6 +20,10 @@ class Metrics:
             "sunlight_records_rejected",
             "Input records sent to dead-letters, per topic and reason code",
             ["topic", "reason"], registry=r)
+        self.dead_letters_lost = Counter(
+            "sunlight_dead_letters_lost",
+            "Dead letters Kafka refused even without the original bytes (logged, committed)",
+            registry=r)
         self.duplicates_dropped = Counter(
             "sunlight_duplicates_dropped",
             "Input records whose event_id was already processed, per feed and stage",
