@@ -166,7 +166,8 @@ def test_records_around_every_limit_never_stop_the_worker(bootstrap: str,
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         try:
             admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, world.topic("alerts"),
-                                                configs={"max.message.bytes": "20000"})])
+                                                configs={"max.message.bytes": "20000"})],
+                               raise_on_unknown=False)
         finally:
             admin.close()
         world.produce("bids", award("refused", "C-FAN"))
@@ -193,7 +194,7 @@ def test_a_broker_limit_below_the_workers_refuses_to_start(bootstrap: str,
         try:
             admin.alter_configs([ConfigResource(
                 ConfigResourceType.TOPIC, world.topic("dead-letters"),
-                configs={"max.message.bytes": "500000"})])
+                configs={"max.message.bytes": "500000"})], raise_on_unknown=False)
         finally:
             admin.close()
         worker = world.start_worker()
