@@ -47,7 +47,14 @@ from schemas import RecordError, parse_time
 from stream import precheck
 from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
 from stream.headers import headers_for
-from stream.ingest import FRAMING_BYTES, Rejected, dead_letter, ingest
+from stream.ingest import (
+    FRAMING_BYTES,
+    Rejected,
+    dead_letter,
+    ingest,
+    is_deletion,
+    registry_key_error,
+)
 from stream.kafka import consumer_lag
 from stream.keyed import KeyedStage
 from stream.metrics import Metrics
@@ -236,11 +243,19 @@ class Sunlight:
     async def _route(self, feed: IngestFeed, message: Any, producer: Any,
                      pending: list[Awaitable[Any]]) -> None:
         settings = self.settings
+        if is_deletion(feed.name, message.value, message.key):
+            return  # the registry view deletes the entry: nothing to route, nothing rejected
         result = ingest(
             feed.name, message.value, key=message.key, topic=message.topic,
             partition=message.partition, offset=message.offset,
             max_bytes=settings.max_record_bytes, letter_bytes=settings.max_message_bytes,
         )
+        if not isinstance(result, Rejected) and feed.name == "registry":
+            err = registry_key_error(message.key, result.record)
+            if err is not None:
+                result = Rejected(err.code, err.reason, dead_letter(
+                    err, message.value, message.key, message.topic, message.partition,
+                    message.offset, settings.max_message_bytes))
         if isinstance(result, Rejected):
             pending.append(await self.reject(result, feed.topic))
             return

@@ -55,6 +55,25 @@ def ingest(
     return Event(feed, record, ts, topic, partition, offset)
 
 
+def is_deletion(feed: str, raw: bytes | None, key: bytes | None) -> bool:
+    """A tombstone on the compacted ``registry`` topic (a key, no value): it deletes the entry
+    of that id. Not a record, so never a reject: the registry view applies it."""
+    return feed == "registry" and raw is None and key is not None
+
+
+def registry_key_error(key: bytes | None, record: dict[str, Any]) -> RecordError | None:
+    """The registry topic is keyed by id (compaction keeps the last record per key, and a
+    deletion names the key): a record under another key, or none, would survive its own
+    deletion and disagree with what a restarted worker rebuilds."""
+    field = "person_id" if record["record_type"] == "person" else "company_id"
+    given = None if key is None else key.decode("utf-8", "replace")
+    if given == record[field]:
+        return None
+    shown = "no key" if given is None else f"key {given[:80]!r}"
+    return RecordError("key_mismatch", f"registry record has {shown}, but its {field} is "
+                       f"{record[field][:80]!r}: the registry topic is keyed by id", field)
+
+
 def dead_letter(
     err: RecordError,
     raw: bytes | None,

@@ -81,6 +81,10 @@ class Metrics:
             "sunlight_detector_precision",
             "Confirmed / decided alerts of a detector (this worker's partitions; across "
             "workers use sunlight_alert_verdicts)", ["detector"], registry=r)
+        self.registry_deletions = Counter(
+            "sunlight_registry_deletions",
+            "Registry tombstones (a key, no value) applied by this worker's registry view",
+            registry=r)
         self.registry_ready = Gauge(
             "sunlight_registry_ready",
             "1 once the registry view has caught up with the topic's end at start", registry=r)

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from detectors.registry import Registry
 from schemas import RecordError, decode
 from stream.config import Settings
+from stream.ingest import is_deletion, registry_key_error
 from stream.kafka import partition_counts
 from stream.metrics import Metrics
 from stream.security import client_options
@@ -39,16 +40,17 @@ class RegistryView:
         self.applied = 0
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if value is None:
-            if key is not None:
-                self.registry.delete(key.decode("utf-8", "replace"))
+        if is_deletion("registry", value, key):
+            self.registry.delete(key.decode("utf-8", "replace"))
+            self.metrics.registry_deletions.inc()
             return
         try:
             record = decode("registry", value, self.settings.max_record_bytes)
         except RecordError:
             return
-        self.registry.apply(record)
-        self.applied += 1
+        if registry_key_error(key, record) is None:  # else dead-lettered by the ingest stage
+            self.registry.apply(record)
+            self.applied += 1
 
     async def run(self) -> None:
         topic = self.settings.topic("registry")

@@ -203,3 +203,35 @@ def test_a_broker_limit_below_the_workers_refuses_to_start(bootstrap: str,
         assert world.topic("dead-letters") in log and "max.message.bytes" in log
     finally:
         world.close()
+
+
+def test_registry_tombstones_delete_and_a_key_unlike_the_id_is_dead_lettered(
+        bootstrap: str, tmp_path: Path) -> None:
+    world = World(bootstrap, tmp_path)
+    try:
+        worker = world.start_worker()
+        worker.wait_ready()
+        world.produce("registry", cadre("P-GONE"), key="P-GONE")
+        world.produce("registry", None, key="P-GONE")  # a deletion
+        world.produce("registry", cadre("P-REAL"), key="P-OTHER")  # keyed unlike its id
+        world.produce("registry", cadre("P-LAST"), key="P-LAST")
+        world.flush()
+        worker.wait_metric("sunlight_registry_deletions_total", 1)
+        [letter] = world.read("dead-letters", expect=1, timeout=60, settle=3)
+        assert letter["reason_code"] == "key_mismatch"
+        assert "P-OTHER" in letter["reason"] and "P-REAL" in letter["reason"]
+        metrics = worker.metrics()
+        rejected = {k: v for k, v in metrics.items()
+                    if k.startswith("sunlight_records_rejected_total") and v}
+        assert rejected == {f'sunlight_records_rejected_total{{reason="key_mismatch",'
+                            f'topic="{world.topic("registry")}"}}': 1.0}
+        # Only P-LAST: P-GONE deleted, P-REAL never applied (a deletion by its id would miss).
+        assert metrics['sunlight_registry_records{record_type="person"}'] == 1
+        # A payment to the deleted cadre is no longer held.
+        world.produce("payments", work_subsidy("to-gone", "P-GONE"))
+        world.produce("payments", work_subsidy("to-last", "P-LAST"))
+        world.flush()
+        alerts = world.read("alerts", expect=1, timeout=60, settle=2)
+        assert [a["subject"] for a in alerts] == ["person:P-LAST"]
+    finally:
+        world.close()
