@@ -1,0 +1,218 @@
+"""The general online anomaly model (``sunlight score --model auto``): one configuration for
+every series, whatever its cadence, seasonality, scale and noise.
+
+Per series, on each ``(time, value)``, it scores the value against what it has learned, then
+learns it:
+
+* **cadence**: the smallest positive gap between the timestamps of its first rows. It decides
+  the seasons a series can show: a day of ``min(288, rows a day)`` bins when a day holds at
+  least 12 rows, and the 7 days of the week when a week holds at least 7 rows;
+* **forecast** ``level + day[bin] + week[weekday]`` (additive Holt-Winters, robust: residuals are
+  clipped at ``clip`` scales before they are learned, so a spike does not become the normal).
+  **Seasonality is found, not configured**: each season is used only once two of its cycles
+  have been seen and while it earns its place, i.e. while the forecast with it has a mean
+  squared error at least ``season_gain`` (a share) below the forecast without it; so a series
+  uses none, the daily, the weekly season, or both;
+* **robust scale**: the mean absolute one-step error (clipped), floored at ``floor`` x the
+  series' typical magnitude so that a flat line does not call a rounding wobble an anomaly;
+* **surprise** ``s``: the largest of the point residual ``|z|`` (a spike, a dip, the first row
+  of a level shift or of a wider variance) and, when ``context`` is on, the short mean residual
+  over ``short`` rows (a sustained shift too small for one row), both in standard deviations
+  of their own null distribution;
+* **calibration (robust tails)**: ``s`` is compared with the series' own record, the largest
+  surprise it has shown, decaying with a half-life of ``memory`` rows, but never below
+  ``min_surprise``. The score is ``u^2 / (1 + u^2)`` with ``u = s / record``: 0.5 means "as
+  surprising as the most surprising row of recent memory" (and at least ``min_surprise``
+  standard deviations off); a noisy or spiky series raises its own bar, a quiet one keeps it
+  at ``min_surprise``. Continuous, strictly below 1.0, the same meaning in every series;
+* **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
+  rows and stops scoring once adopted; the record it set keeps its echoes quiet.
+
+The state is a flat list of numbers (24 plus one per daily bin: at most 312), JSON-ready;
+:meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
+
+>>> model = AutoScorer()
+>>> state = model.new_state()
+>>> scores = [model.update(state, 300.0 * i, 10.0 + (i % 3)) for i in range(2000)]
+>>> max(scores[200:]) < 0.5                          # regular noise: never alerting
+True
+>>> spike = model.score(state, 300.0 * 2000, 40.0)   # scored, not learned
+>>> 0.5 < spike < 1.0
+True
+>>> model.score(state, 300.0 * 2000, 80.0) > spike    # monotone in the size of the spike
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+DAY = 86_400.0
+WEEK = 7 * DAY
+
+#: Every parameter with its default: one configuration for every series.
+DEFAULTS: dict[str, Any] = {
+    #: Learning rate of the level (per row).
+    "alpha": 0.15,
+    #: Learning rate of a seasonal offset (per visit of its bin).
+    "gamma": 0.2,
+    #: Learning rate of the scale and of the seasons' error bookkeeping.
+    "tau": 0.01,
+    #: Residuals are clipped at this many scales before they are learned.
+    "clip": 4.0,
+    #: A season is used while it lowers the mean squared error by this share.
+    "season_gain": 0.1,
+    #: Half-life, in rows, of the surprise record that calibrates the score.
+    "memory": 1000.0,
+    #: The record is never below this many standard deviations.
+    "min_surprise": 4.0,
+    #: Rows before the first non-zero score.
+    "warmup": 64,
+    #: The scale is at least this share of the series' typical magnitude.
+    "floor": 1e-3,
+    #: Also score the mean residual of the last ``short`` rows (0: off).
+    "context": 0,
+    "short": 8,
+    #: At most this many bins in a day (288: five minutes).
+    "max_bins": 288,
+}
+
+# State layout: a flat list, the daily bins at the end.
+(_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _MS, _REF, _ED0, _ED1, _ED2) = range(13)
+_WEEKS = 13  # 7 weekday offsets
+_DAYS = _WEEKS + 7  # 4 spare, then the daily bins
+_HEAD = _DAYS + 4
+_SIGMA_PER_MAD = math.sqrt(math.pi / 2)
+
+
+class AutoScorerParameterError(ValueError):
+    pass
+
+
+class AutoScorer:
+    """The model's parameters; a series' state is a plain list (:meth:`new_state`), changed in
+    place by :meth:`update`."""
+
+    defaults: Mapping[str, Any] = DEFAULTS
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(DEFAULTS))
+        if unknown:
+            raise AutoScorerParameterError(
+                f"auto model has no parameter {unknown[0]!r} (it has: {', '.join(DEFAULTS)})")
+        p = {**DEFAULTS, **params}
+        for name, value in p.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise AutoScorerParameterError(
+                    f"auto model parameter {name!r} must be a number >= 0, got {value!r}")
+        if not (0 < p["alpha"] <= 1 and 0 < p["gamma"] <= 1 and 0 < p["tau"] <= 1):
+            raise AutoScorerParameterError("auto model needs alpha, gamma, tau in (0, 1]")
+        if p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0 or p["short"] < 1:
+            raise AutoScorerParameterError(
+                "auto model needs memory, min_surprise, clip > 0 and short >= 1")
+        self.params = p
+        self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
+        self.keep = 1.0 - p["season_gain"]
+        self.decay = 0.5 ** (1.0 / p["memory"])
+        self.min_surprise = p["min_surprise"]
+        self.warmup, self.floor = int(p["warmup"]), p["floor"]
+        self.context = bool(p["context"])
+        self.a_short = 2.0 / (p["short"] + 1)
+        self.sd_short = math.sqrt(self.a_short / (2 - self.a_short))
+        self.max_bins = int(p["max_bins"])
+
+    def new_state(self) -> list[Any]:
+        """A series with no history."""
+        return [0, None, 0.0, 0] + [0.0] * (_HEAD - 4)
+
+    @staticmethod
+    def dump(state: list[Any]) -> list[Any]:
+        """The state rounded to 6 significant digits: what to store (``orjson.dumps``)."""
+        return [v if isinstance(v, int) or v is None else float(f"{v:.6g}") for v in state]
+
+    def score(self, state: list[Any], t: float | None, value: float) -> float:
+        """The score of ``value`` at time ``t`` without learning it (``state`` untouched)."""
+        return self.update(list(state), t, value)
+
+    def update(self, state: list[Any], t: float | None, value: float) -> float:
+        """Score ``value`` observed at ``t`` (seconds since the epoch; None: unknown, then no
+        season is learned), then learn it. Rows must come in time order."""
+        x = float(value)
+        if not math.isfinite(x):
+            raise ValueError(f"value must be finite, got {value!r}")
+        n = state[_N]
+        if t is not None:
+            last_t = state[_T]
+            if last_t is not None and n < 32 and t > last_t:
+                gap = t - last_t
+                state[_DT] = gap if state[_DT] == 0.0 else min(state[_DT], gap)
+            state[_T] = t
+        state[_N] = n = n + 1
+        if n == 1:
+            state[_X] = state[_LEVEL] = x
+            state[_MAG] = abs(x)
+            return 0.0
+        bins = state[_BINS]
+        dt = state[_DT]
+        if n == 32 and not bins and dt and DAY / dt >= 12:
+            bins = state[_BINS] = min(self.max_bins, round(DAY / dt))
+            state.extend([0.0] * bins)
+        weekly = t is not None and 0 < dt * 7 <= WEEK
+        level = state[_LEVEL]
+        e0 = x - level
+        if bins and t is not None:
+            b = _HEAD + int((t % DAY) / DAY * bins)
+            s_day = state[b] if n * dt >= 2 * DAY else 0.0
+        else:
+            b, s_day = 0, 0.0
+        if weekly:
+            wd = _WEEKS + int(t // DAY) % 7  # type: ignore[operator]
+            s_week = state[wd] if n * dt >= 2 * WEEK else 0.0
+        else:
+            wd, s_week = 0, 0.0
+        e1 = e0 - s_day
+        e2 = e1 - s_week
+        ed0, ed1, ed2 = state[_ED0], state[_ED1], state[_ED2]
+        use_day = s_day != 0.0 and ed1 < self.keep * ed0
+        use_week = s_week != 0.0 and ed2 < self.keep * (ed1 if use_day else ed0)
+        e = e0 - (s_day if use_day else 0.0) - (s_week if use_week else 0.0)
+        mag = state[_MAG]
+        scale = max(_SIGMA_PER_MAD * state[_SCALE], self.floor * mag, 1e-12)
+        clip = self.clip
+        z = e / scale
+        zc = z if -clip < z < clip else (clip if z > 0 else -clip)
+        surprise = abs(z)
+        if self.context:
+            ms = state[_MS] + self.a_short * (zc - state[_MS])
+            state[_MS] = ms
+            surprise = max(surprise, abs(ms) / self.sd_short)
+        record = state[_REF]
+        if n <= self.warmup:
+            score = 0.0
+        else:
+            u = surprise / max(record, self.min_surprise)
+            u2 = u * u
+            score = u2 / (1.0 + u2) if u2 < 1e300 else 1.0 - 1e-300
+        state[_REF] = max(record * self.decay, surprise) if n > 16 else 0.0
+        # Learn: level, seasons (each from the residual the others leave), scale.
+        ec = zc * scale
+        state[_LEVEL] = level + max(self.alpha, 1.0 / n) * ec
+        g = self.gamma
+        cap = clip * scale
+        if b:
+            r = e0 - (s_week if use_week else 0.0)
+            state[b] += g * ((r if -cap < r < cap else (cap if r > 0 else -cap)) - state[b])
+        if wd:
+            r = e0 - (s_day if use_day else 0.0)
+            state[wd] += g * ((r if -cap < r < cap else (cap if r > 0 else -cap)) - state[wd])
+        tau = max(self.tau, 1.0 / n)
+        state[_SCALE] += tau * (min(abs(e), cap) - state[_SCALE])
+        state[_MAG] += tau * (abs(x) - mag)
+        cap2 = cap * cap
+        state[_ED0] = ed0 + tau * (min(e0 * e0, cap2) - ed0)
+        state[_ED1] = ed1 + tau * (min(e1 * e1, cap2) - ed1)
+        state[_ED2] = ed2 + tau * (min(e2 * e2, cap2) - ed2)
+        state[_X] = x
+        return score
