@@ -21,7 +21,7 @@ learns it:
   of their own null distribution;
 * **calibration (robust tails)**: ``s`` is compared with the series' own record, the largest
   surprise it has shown, decaying with a half-life of ``memory`` rows, but never below
-  ``min_surprise``. The score is ``u^2 / (1 + u^2)`` with ``u = s / record``: 0.5 means "as
+  ``min_surprise``. The score is ``v / (1 + v)`` with ``v = log2(1 + s / record)^2``: 0.5 means "as
   surprising as the most surprising row of recent memory" (and at least ``min_surprise``
   standard deviations off); a noisy or spiky series raises its own bar, a quiet one keeps it
   at ``min_surprise``. Continuous, strictly below 1.0, the same meaning in every series;
@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "tau": 0.01,
     #: Residuals are clipped at this many scales before they are learned.
     "clip": 4.0,
+    #: Seasons learn from residuals clipped at this many times ``clip``.
+    "season_clip": 4.0,
     #: A season is used while it lowers the mean squared error by this share.
     "season_gain": 0.1,
     #: Half-life, in rows, of the surprise record that calibrates the score.
@@ -85,6 +87,7 @@ _WEEKS = 13  # 7 weekday offsets
 _DAYS = _WEEKS + 7  # 4 spare, then the daily bins
 _HEAD = _DAYS + 4
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
+_LN2 = math.log(2.0)
 
 
 class AutoScorerParameterError(ValueError):
@@ -115,6 +118,7 @@ class AutoScorer:
         self.params = p
         self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
         self.keep = 1.0 - p["season_gain"]
+        self.season_clip = p["season_clip"]
         self.decay = 0.5 ** (1.0 / p["memory"])
         self.min_surprise = p["min_surprise"]
         self.warmup, self.floor = int(p["warmup"]), p["floor"]
@@ -131,6 +135,15 @@ class AutoScorer:
     def dump(state: list[Any]) -> list[Any]:
         """The state rounded to 6 significant digits: what to store (``orjson.dumps``)."""
         return [v if isinstance(v, int) or v is None else float(f"{v:.6g}") for v in state]
+
+    def seasons(self, state: list[Any]) -> list[str]:
+        """The seasons the series uses now: [], ["daily"], ["weekly"] or both."""
+        ed0, ed1, ed2 = state[_ED0], state[_ED1], state[_ED2]
+        dt, n = state[_DT], state[_N]
+        daily = bool(state[_BINS]) and n * dt >= 2 * DAY and ed1 < self.keep * ed0
+        weekly = (0 < dt * 7 <= WEEK and n * dt >= 2 * WEEK
+                  and ed2 < self.keep * (ed1 if daily else ed0))
+        return ["daily"] * daily + ["weekly"] * weekly
 
     def score(self, state: list[Any], t: float | None, value: float) -> float:
         """The score of ``value`` at time ``t`` without learning it (``state`` untouched)."""
@@ -192,21 +205,24 @@ class AutoScorer:
         if n <= self.warmup:
             score = 0.0
         else:
-            u = surprise / max(record, self.min_surprise)
-            u2 = u * u
-            score = u2 / (1.0 + u2) if u2 < 1e300 else 1.0 - 1e-300
+            # v = 1 when the surprise equals the record; log1p keeps any finite value < 1.0.
+            v = math.log1p(surprise / max(record, self.min_surprise)) / _LN2
+            v *= v
+            score = v / (1.0 + v)
         state[_REF] = max(record * self.decay, surprise) if n > 16 else 0.0
         # Learn: level, seasons (each from the residual the others leave), scale.
         ec = zc * scale
         state[_LEVEL] = level + max(self.alpha, 1.0 / n) * ec
         g = self.gamma
         cap = clip * scale
+        # Seasons learn from wider residuals: a season's first visits are large surprises.
+        scap = cap * self.season_clip
         if b:
             r = e0 - (s_week if use_week else 0.0)
-            state[b] += g * ((r if -cap < r < cap else (cap if r > 0 else -cap)) - state[b])
+            state[b] += g * ((r if -scap < r < scap else (scap if r > 0 else -scap)) - state[b])
         if wd:
             r = e0 - (s_day if use_day else 0.0)
-            state[wd] += g * ((r if -cap < r < cap else (cap if r > 0 else -cap)) - state[wd])
+            state[wd] += g * ((r if -scap < r < scap else (scap if r > 0 else -scap)) - state[wd])
         tau = max(self.tau, 1.0 / n)
         state[_SCALE] += tau * (min(abs(e), cap) - state[_SCALE])
         state[_MAG] += tau * (abs(x) - mag)

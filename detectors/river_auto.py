@@ -1,0 +1,123 @@
+"""The auto model as a river anomaly detector, for tuners who evaluate models with river.
+
+The model itself is :class:`detectors.auto_scorer.AutoScorer` (pure, its state a JSON list);
+this class only speaks river's protocol: ``learn_one(x)`` / ``score_one(x)`` on a dict of
+features, parameters stored as same-named attributes (so ``clone``, ``repr`` and
+``_get_params`` work), and it passes river's estimator checks (``tests/test_auto_scorer.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+from typing import Any
+
+from river import base
+
+from detectors.auto_scorer import AutoScorer
+
+
+class AutoAnomalyDetector(base.AnomalyDetector):
+    """Online anomaly detector of one series: Sunlight's ``auto`` model, for river.
+
+    It finds the series' cadence and seasonality (none, daily, weekly) itself, follows level
+    shifts, and scores each value by its surprise against the series' own record of surprises:
+    a score in [0, 1), 0.5 meaning "as surprising as the most surprising value of recent
+    memory". See ``detectors/auto_scorer.py`` for the model.
+
+    Parameters
+    ----------
+    feature
+        The feature holding the series' value. None: the first numeric feature by name.
+    time
+        The feature holding the time (seconds since the epoch, or a `datetime`). None: no time,
+        so no seasonality is learned.
+    alpha
+        Learning rate of the level.
+    gamma
+        Learning rate of the seasonal offsets.
+    tau
+        Learning rate of the scale.
+    clip
+        Residuals are clipped at this many scales before they are learned.
+    season_gain
+        A season is used while it lowers the mean squared error by this share.
+    memory
+        Half-life, in values, of the surprise record that calibrates the score.
+    min_surprise
+        The record is never below this many standard deviations.
+    warmup
+        Values learned before the first non-zero score.
+
+    Examples
+    --------
+
+    >>> import math
+    >>> from detectors.river_auto import AutoAnomalyDetector
+
+    >>> detector = AutoAnomalyDetector(feature="load")
+    >>> for i in range(500):
+    ...     detector.learn_one({"load": 10 + math.sin(i / 5)})
+
+    >>> detector.score_one({"load": 10.5}) < 0.5
+    True
+    >>> detector.score_one({"load": 30.0}) > 0.5
+    True
+
+    """
+
+    def __init__(self, feature: str | None = None, time: str | None = None,
+                 alpha: float = 0.15, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
+                 season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
+                 warmup: int = 64) -> None:
+        self.feature = feature
+        self.time = time
+        self.alpha = alpha
+        self.gamma = gamma
+        self.tau = tau
+        self.clip = clip
+        self.season_gain = season_gain
+        self.memory = memory
+        self.min_surprise = min_surprise
+        self.warmup = warmup
+        self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
+                                 season_gain=season_gain, memory=memory,
+                                 min_surprise=min_surprise, warmup=warmup)
+        self._state: list[Any] = self._model.new_state()
+
+    @classmethod
+    def _unit_test_params(cls):  # type: ignore[no-untyped-def]
+        yield {}
+        yield {"memory": 200.0, "min_surprise": 3.0}
+
+    def _value(self, x: dict) -> float | None:
+        if self.feature is not None:
+            value = x.get(self.feature)
+        else:
+            value = next((x[k] for k in sorted(x, key=str) if _is_number(x[k])), None)
+        return float(value) if _is_number(value) else None
+
+    def _time(self, x: dict) -> float | None:
+        if self.time is None:
+            return None
+        moment = x.get(self.time)
+        if isinstance(moment, dt.datetime):
+            return moment.timestamp()
+        return float(moment) if _is_number(moment) else None
+
+    def learn_one(self, x: dict) -> None:
+        value = self._value(x)
+        if value is None:  # the feature is missing: nothing to learn
+            return
+        self._model.update(self._state, self._time(x), value)
+
+    def score_one(self, x: dict) -> float:
+        value = self._value(x)
+        if value is None:
+            return 0.0
+        return self._model.score(self._state, self._time(x), value)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and value == value and abs(value) != float("inf"))
