@@ -8,6 +8,7 @@ is only the client side, with kafka-python.
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +38,8 @@ def read_topic(settings: Settings, feed: str, timeout_s: float = 30.0) -> Iterat
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
         remaining = {tp for tp in tps if end[tp] > 0}
-        deadline = datetime.now(UTC).timestamp() + timeout_s
-        while remaining and datetime.now(UTC).timestamp() < deadline:
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
             for tp, messages in consumer.poll(timeout_ms=500).items():
                 for message in messages:
                     if message.offset < end[tp]:

@@ -198,6 +198,25 @@ class WorkerProcess:
         self.log.close()
 
 
+def pay_cadres(world: World, village: str, cadres: Iterable[str]) -> None:
+    """Make village cadres (registry) and have their own village pay each a work subsidy: one
+    ineligible_subsidy_payee alert (red) per cadre. Needs a started worker."""
+    cadres = list(cadres)
+    for pid in cadres:
+        world.produce("registry", {"record_type": "person", "person_id": pid, "roles": [
+            {"role": "village_cadre", "org_id": village, "region": village.split("-")[1],
+             "start": "2020-01-01"}]}, key=pid)
+    world.flush()
+    world.workers[0].wait_metric('sunlight_registry_records{record_type="person"}', len(cadres))
+    for pid in cadres:
+        world.produce("payments", {
+            "event_id": f"pay-{village}-{pid}", "event_time": "2026-05-14T09:30:00+08:00",
+            "region": village.split("-")[1], "status": "executed", "payer_id": village,
+            "payee_id": pid, "payee_kind": "person", "purpose": "work_subsidy",
+            "amount": 700.0})
+    world.flush()
+
+
 def by_id(alerts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {a["id"]: a for a in alerts}
 

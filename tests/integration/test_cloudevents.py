@@ -11,7 +11,7 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka_event
 
 from schemas import SCHEMAS, validate
-from tests.integration.harness import World
+from tests.integration.harness import World, pay_cadres
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +25,7 @@ def test_alerts_are_structured_cloudevents_with_their_dataschema(bootstrap: str,
         worker = world.start_worker()
         worker.wait_ready()
         cadres = ("P-CE1", "P-CE2")
-        for pid in cadres:
-            world.produce("registry", {"record_type": "person", "person_id": pid, "roles": [
-                {"role": "village_cadre", "org_id": VILLAGE, "region": "330784",
-                 "start": "2020-01-01"}]}, key=pid)
-        world.flush()
-        worker.wait_metric('sunlight_registry_records{record_type="person"}', 2)
-        for i, pid in enumerate(cadres):
-            world.produce("payments", {
-                "event_id": f"ce-pay-{i}", "event_time": "2026-05-14T09:30:00+08:00",
-                "region": "330784", "status": "executed", "payer_id": VILLAGE,
-                "payee_id": pid, "payee_kind": "person", "purpose": "work_subsidy",
-                "amount": 700.0})
+        pay_cadres(world, VILLAGE, cadres)
         world.produce("payments", b"{not json")
         world.flush()
 

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from schemas import validate
-from tests.integration.harness import ROOT, World
+from tests.integration.harness import ROOT, World, pay_cadres
 
 pytestmark = pytest.mark.integration
 
@@ -29,31 +29,13 @@ def sunlight(world: World, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def publish_two_alerts(world: World) -> dict[str, str]:
-    """Two cadres paid work subsidies by their own village: two alerts; subject -> id."""
-    worker = world.workers[0]
-    cadres = ("P-DA", "P-DB")
-    for pid in cadres:
-        world.produce("registry", {"record_type": "person", "person_id": pid, "roles": [
-            {"role": "village_cadre", "org_id": VILLAGE, "region": "330784",
-             "start": "2020-01-01"}]}, key=pid)
-    world.flush()
-    worker.wait_metric('sunlight_registry_records{record_type="person"}', 2)
-    for i, pid in enumerate(cadres):
-        world.produce("payments", {
-            "event_id": f"dp-pay-{i}", "event_time": "2026-05-14T09:30:00+08:00",
-            "region": "330784", "status": "executed", "payer_id": VILLAGE, "payee_id": pid,
-            "payee_kind": "person", "purpose": "work_subsidy", "amount": 700.0})
-    world.flush()
-    return {a["subject"]: a["id"] for a in world.read("alerts", expect=2, settle=1)}
-
-
 def test_dispose_writes_a_verdict_that_moves_precision(bootstrap: str, tmp_path: Path) -> None:
     world = World(bootstrap, tmp_path)
     try:
         worker = world.start_worker()
         worker.wait_ready()
-        alerts = publish_two_alerts(world)
+        pay_cadres(world, VILLAGE, ("P-DA", "P-DB"))
+        alerts = {a["subject"]: a["id"] for a in world.read("alerts", expect=2, settle=1)}
 
         never = "00000000-0000-0000-0000-00000000beef"
         refused = sunlight(world, "dispose", never, "confirmed")
