@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
-from detectors.links import office_links
+from detectors.links import MAX_LINKS, office_links, truncation
 from detectors.registry import Registry
 
 
@@ -41,6 +41,8 @@ class CadreLinkedAward(Detector):
         "roles": ("village_cadre", "public_official"),
         #: Stages judged: an award is red; a bid from a linked company is yellow.
         "stages": ("award", "bid"),
+        #: Registry entries (owners, relatives) followed per record at most.
+        "max_links": MAX_LINKS,
     }
 
     def key(self, event: Event) -> str | None:
@@ -56,7 +58,7 @@ class CadreLinkedAward(Detector):
             return state, []
         record = event.record
         links = office_links(registry, record["bidder_id"], record["buyer_id"], event.day,
-                             self.params["roles"])
+                             self.params["roles"], self.params["max_links"])
         if not links:
             return state, []
         award = record["stage"] == "award"
@@ -80,6 +82,7 @@ class CadreLinkedAward(Detector):
                 "records": [event.ref("stage", "project_id", "buyer_id", "bidder_id",
                                       "category", "amount", "region")],
                 "registry_links": [link.evidence() for link in links],
+                **truncation(links, max_links=self.params["max_links"]),
                 "observed": f"{record['bidder_id']} linked to {holders} of "
                             f"{record['buyer_id']} on {event.day}",
                 "threshold": "no owner (legal rep or shareholder) of the bidder, nor a relative "

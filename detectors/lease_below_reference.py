@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
-from detectors.links import DAY, ForgetsWhenQuiet, office_links
+from detectors.links import DAY, MAX_LINKS, ForgetsWhenQuiet, office_links, truncation
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",
@@ -53,6 +53,8 @@ class LeaseBelowReference(ForgetsWhenQuiet, Detector):
         #: How long (event time) a lease project's tender, or an award waiting for its tender,
         #: is kept after the project's last record.
         "retention_days": 365.0,
+        #: Registry entries (owners, relatives) followed per record at most.
+        "max_links": MAX_LINKS,
     }
 
     def key(self, event: Event) -> str | None:
@@ -104,7 +106,7 @@ class LeaseBelowReference(ForgetsWhenQuiet, Detector):
             return []
         share = award["amount"] / reference
         links = office_links(registry, award["lessee"], award["buyer"], award["day"],
-                             self.params["roles"])
+                             self.params["roles"], self.params["max_links"])
         red = bool(links)
         who = ""
         if red:
@@ -126,6 +128,7 @@ class LeaseBelowReference(ForgetsWhenQuiet, Detector):
             evidence={
                 "records": records,
                 "registry_links": [link.evidence() for link in links],
+                **truncation(links, max_links=self.params["max_links"]),
                 "observed": f"{award['amount']} yuan = {share:.3f} of the {source} "
                             f"{reference} yuan",
                 "threshold": f"at least {self.params['ratio']:g} of the reference price (or, "

@@ -39,6 +39,25 @@ OFFICE_ROLES = ("village_cadre", "public_official")
 DAY = 86400.0
 WEEK = 7 * DAY
 
+#: Registry entries (owners, relatives) followed per record at most, by default: one company
+#: with 100,000 shareholders or one person with 100,000 relatives must not stall a partition
+#: (each entry followed costs a lookup). A detector parameter, ``max_links``.
+MAX_LINKS = 1000
+
+
+class Capped(list[Any]):
+    """A list of links and how many registry entries were not followed for them (the cap)."""
+
+    not_followed: int = 0
+
+
+def truncation(*found: Capped, max_links: int) -> dict[str, Any]:
+    """The evidence entry saying the links shown are not all there may be (none if all)."""
+    skipped = sum(capped.not_followed for capped in found)
+    if not skipped:
+        return {}
+    return {"registry_links_truncated": {"max_links": max_links, "not_followed": skipped}}
+
 
 @dataclass(frozen=True, slots=True)
 class Link:
@@ -84,19 +103,28 @@ class Link:
         }
 
 
-def owners(registry: Registry, company_id: str) -> list[tuple[str, str]]:
+def owners(registry: Registry, company_id: str, limit: int | None = None
+           ) -> list[tuple[str, str]]:
     """The company's owners as ``(person_id, relation)``: the legal representative first, then
-    the shareholders in registry order; a person in both gets ``legal_rep+shareholder``."""
+    the shareholders in registry order; a person in both gets ``legal_rep+shareholder``. With
+    ``limit``, only the first ``limit`` shareholders are read (:func:`unread_owners`)."""
     company = registry.company(company_id)
     if company is None:
         return []
     relations: dict[str, list[str]] = {}
     if company.legal_rep_id:
         relations.setdefault(company.legal_rep_id, []).append("legal_rep")
-    for person_id in company.shareholder_ids:
+    shareholders = company.shareholder_ids if limit is None else company.shareholder_ids[:limit]
+    for person_id in shareholders:
         if "shareholder" not in relations.setdefault(person_id, []):
             relations[person_id].append("shareholder")
     return [(person_id, "+".join(kinds)) for person_id, kinds in relations.items()]
+
+
+def unread_owners(registry: Registry, company_id: str, limit: int) -> int:
+    """Shareholders :func:`owners` leaves unread with ``limit``."""
+    company = registry.company(company_id)
+    return 0 if company is None else max(0, len(company.shareholder_ids) - limit)
 
 
 def office_links(
@@ -105,20 +133,33 @@ def office_links(
     org_id: str,
     day: str,
     roles: Iterable[str] = OFFICE_ROLES,
-) -> list[Link]:
+    max_links: int = MAX_LINKS,
+) -> Capped:
     """Every path by which ``company_id`` is linked, on ``day``, to a holder of one of ``roles``
     in ``org_id``: an owner who holds it, or an owner's relative who does. Deterministic order
-    (owners as in :func:`owners`, then relatives as listed, then roles as listed)."""
+    (owners as in :func:`owners`, then relatives as listed, then roles as listed). At most
+    ``max_links`` registry entries (owners and relatives) are followed; the rest are counted
+    in ``not_followed``."""
     wanted = tuple(roles)
-    links: list[Link] = []
-    for owner_id, relation in owners(registry, company_id):
+    links = Capped()
+    links.not_followed = unread_owners(registry, company_id, max_links)
+    budget = max_links
+    listed = owners(registry, company_id, max_links)
+    for index, (owner_id, relation) in enumerate(listed):
+        if budget <= 0:
+            links.not_followed += len(listed) - index
+            break
+        budget -= 1
         owner = registry.person(owner_id)
         if owner is None:
             continue
         for role in owner.offices_in(org_id, day, wanted):
             links.append(Link(company_id, owner_id, relation, None, role.role, role.org_id,
                               role.start, role.end))
-        for relative_id in owner.relatives:
+        relatives = owner.relatives[:budget]
+        links.not_followed += len(owner.relatives) - len(relatives)
+        budget -= len(relatives)
+        for relative_id in relatives:
             relative = registry.person(relative_id)
             if relative is None or relative_id == owner_id:
                 continue
@@ -128,14 +169,18 @@ def office_links(
     return links
 
 
-def shared_owners(registry: Registry, company_a: str, company_b: str) -> list[dict[str, Any]]:
+def shared_owners(registry: Registry, company_a: str, company_b: str,
+                  max_links: int = MAX_LINKS) -> Capped:
     """The people who own (legal rep or shareholder) both companies, as registry_links entries:
-    ``{"person_id", "company_id", "relation", "other_company_id", "other_relation", "path"}``."""
+    ``{"person_id", "company_id", "relation", "other_company_id", "other_relation", "path"}``.
+    Reads at most ``max_links`` shareholders of each (the rest counted in ``not_followed``)."""
+    shared = Capped()
     if company_a == company_b:
-        return []
-    of_b = dict(owners(registry, company_b))
-    shared = []
-    for person_id, relation in owners(registry, company_a):
+        return shared
+    shared.not_followed = (unread_owners(registry, company_a, max_links)
+                           + unread_owners(registry, company_b, max_links))
+    of_b = dict(owners(registry, company_b, max_links))
+    for person_id, relation in owners(registry, company_a, max_links):
         if person_id in of_b:
             shared.append({
                 "person_id": person_id,

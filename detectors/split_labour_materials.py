@@ -42,7 +42,14 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
-from detectors.links import DAY, ForgetsWhenQuiet, office_links, shared_owners
+from detectors.links import (
+    DAY,
+    MAX_LINKS,
+    ForgetsWhenQuiet,
+    office_links,
+    shared_owners,
+    truncation,
+)
 from detectors.registry import Registry
 
 AWARD_FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", "region")
@@ -63,6 +70,8 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
         "allowed_lateness_days": 30.0,
         "roles": ("village_cadre", "public_official"),
         "purposes": ("materials",),
+        #: Registry entries (owners, relatives) followed per record at most.
+        "max_links": MAX_LINKS,
         #: Payment statuses that count as a purchase (a requested and an executed record of the
         #: same payment would otherwise be two findings).
         "statuses": ("executed",),
@@ -141,8 +150,10 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
             return []
         if item["by"] != award["by"] or item["to"] == award["to"]:
             return []
-        links = office_links(registry, item["to"], award["by"], item["day"], self.params["roles"])
-        shared = shared_owners(registry, item["to"], award["to"])
+        cap = self.params["max_links"]
+        links = office_links(registry, item["to"], award["by"], item["day"], self.params["roles"],
+                             cap)
+        shared = shared_owners(registry, item["to"], award["to"], cap)
         if not links and not shared:
             return []
         reasons = []
@@ -171,6 +182,7 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
             evidence={
                 "records": [award["ref"], item["ref"]],
                 "registry_links": [link.evidence() for link in links] + shared,
+                **truncation(links, shared, max_links=cap),
                 "observed": f"materials to {item['to']} {days:.1f} days after the labour_only "
                             f"award to {award['to']}; {' and '.join(reasons)}",
                 "threshold": f"materials within {self.params['window_days']:g} days of a "

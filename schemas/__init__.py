@@ -4,7 +4,8 @@ Public API (see :mod:`schemas.contract`)::
 
     FEEDS                                   logical input feed names
     RecordError(ValueError)                 .code (bounded set, REASON_CODES), .reason, .field
-    decode(feed, raw, max_bytes=1_048_576)  bytes -> validated dict (unchanged, extras kept)
+    decode(feed, raw, max_bytes=1_048_576)  bytes -> validated dict (extras kept; ids normalised)
+    normalise_id(s)                         one spelling of an id (NFKC, no zero-width, stripped)
     validate(record_type, obj)              any record type in RECORD_TYPES, incl. outputs
     event_ts(record) -> float               event time as epoch seconds (UTC)
     parse_time(s) -> datetime               RFC 3339 with offset -> aware datetime
@@ -21,6 +22,7 @@ from schemas.contract import (
     RecordError,
     decode,
     event_ts,
+    normalise_id,
     parse_date,
     parse_time,
     validate,
@@ -35,6 +37,7 @@ __all__ = [
     "RecordError",
     "decode",
     "event_ts",
+    "normalise_id",
     "parse_date",
     "parse_time",
     "validate",

@@ -6,15 +6,19 @@ this module adds what JSON Schema cannot say (RFC 3339 times with an offset, rea
 sane years) as fastjsonschema custom formats, and turns every failure into a :class:`RecordError`
 with a short ``code`` (a bounded set, usable as a metric label) and a ``reason`` a person can read.
 
-Hot path: ``decode(feed, raw)`` is orjson + one compiled validator call; the decoded dict is
-returned as it is (extra fields kept, nothing filled in).
+Hot path: ``decode(feed, raw)`` is orjson, one walk that normalises ids (:func:`normalise_id`)
+and counts keys (a key given twice is rejected), and one compiled validator call; the decoded
+dict is returned with its ids normalised and otherwise as it is (extra fields kept, nothing
+filled in).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +37,7 @@ __all__ = [
     "RecordError",
     "decode",
     "event_ts",
+    "normalise_id",
     "parse_date",
     "parse_time",
     "validate",
@@ -75,6 +80,8 @@ REASON_CODES = frozenset({
     "oversized",
     "unknown_record_type",
     "empty",
+    "duplicate_key",
+    "key_mismatch",
 })
 
 TIME_YEARS = (1970, 2100)  # event times outside these years are absurd
@@ -373,9 +380,11 @@ if tuple(_FEED_CHECKS) != FEEDS:  # pragma: no cover
 def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
     """Parse and validate one input record of a feed (one of :data:`FEEDS`).
 
-    Returns the parsed dict unchanged (unknown extra fields kept). Raises RecordError for
-    anything that is not a valid record. A null value on ``registry`` is a deletion (tombstone),
-    not a record: handle it by key before calling this (here it is ``empty``).
+    Returns the parsed dict (unknown extra fields kept), its ids normalised: every field named
+    ``*_id``, ``*_ids`` or ``relatives``, by :func:`normalise_id`, so the stream and the
+    pre-check see one spelling. Raises RecordError for anything that is not a valid record,
+    an object giving a key twice included (``duplicate_key``). A null value on ``registry`` is
+    a deletion (tombstone), not a record: handle it by key before calling this (``empty``).
     An unknown ``feed`` is a programming error: ValueError, not RecordError.
     """
     try:
@@ -395,6 +404,9 @@ def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
         raise _not_json(e) from None
     if type(obj) is not dict:
         raise RecordError("not_object", f"record must be a JSON object, got {_json_type(obj)}")
+    keys = _normalise_ids(obj)
+    if _keys_at_most(raw) > keys:  # more keys written than read: maybe one given twice
+        _check_duplicate_keys(raw)
     if not obj.keys() >= required.names:
         raise _missing(required, obj)
     try:
@@ -404,6 +416,88 @@ def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
     if conditional is not None:
         _check_conditional(conditional, obj)
     return obj
+
+
+# --------------------------------------------------------------------------- ids and keys
+
+#: Characters that show as nothing, so two ids that look alike would differ.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
+_ID_SUFFIXES = ("_id", "_ids")
+
+
+def normalise_id(value: str) -> str:
+    """The one spelling of an id, for the stream and the pre-check alike: Unicode NFKC (a
+    full-width ``Ｐ`` is ``P``), zero-width characters removed, surrounding space stripped.
+
+    >>> normalise_id(" P-\u200b0001\u3000"), normalise_id("\uff30-1")
+    ('P-0001', 'P-1')
+    """
+    if value.isascii():
+        return value.strip()
+    return unicodedata.normalize("NFKC", value.translate(_INVISIBLE)).strip()
+
+
+def _is_id(name: str) -> bool:
+    return name.endswith(_ID_SUFFIXES) or name == "relatives"
+
+
+def _normalise_ids(obj: dict) -> int:
+    """Normalise, in place, every id in ``obj`` (fields named ``*_id``, ``*_ids`` and
+    ``relatives``, at any depth) with :func:`normalise_id`. Returns the number of object keys
+    read (for :func:`_keys_at_most`). Iterative: no recursion limit."""
+    keys = 0
+    stack: list[Any] = [obj]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            keys += len(value)
+            for name, x in value.items():
+                kind = type(x)
+                if kind is str:
+                    if _is_id(name):
+                        value[name] = normalise_id(x)
+                elif kind is list:
+                    if _is_id(name):
+                        x[:] = [normalise_id(i) if type(i) is str else i for i in x]
+                    stack.append(x)
+                elif kind is dict:
+                    stack.append(x)
+        else:
+            stack.extend(x for x in value if type(x) is dict or type(x) is list)
+    return keys
+
+
+_KEY_END = re.compile(rb'"\s*:')
+
+
+def _keys_at_most(raw: bytes) -> int:
+    """An upper bound on the object keys written in valid JSON ``raw``: each key ends with a
+    quote then a colon, and inside a string a quote is escaped. Equal to the keys read unless
+    a key is given twice (or a string holds an escaped quote before a colon)."""
+    count = raw.count(b'":')
+    if b'" ' in raw or b'"\n' in raw or b'"\t' in raw or b'"\r' in raw:
+        count = len(_KEY_END.findall(raw))
+    return count
+
+
+def _check_duplicate_keys(raw: bytes) -> None:
+    """Raise ``duplicate_key`` if an object in ``raw`` gives a key twice: which one counts is
+    undefined between parsers, so the record means different things to different readers."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            twice = next(k for k, _ in items if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+            raise RecordError("duplicate_key",
+                              f"field {_show(twice)} is given more than once in one object",
+                              twice)
+        return obj
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except RecursionError:
+        raise RecordError("not_json", "record is nested too deeply to read") from None
 
 
 def validate(record_type: str, obj: dict) -> dict:

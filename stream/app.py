@@ -420,6 +420,8 @@ class Sunlight:
         now = time.time()
         detector = finding.detector
         self.metrics.alerts.labels(detector, finding.severity, finding.action).inc()
+        if "registry_links_truncated" in finding.evidence:
+            self.metrics.links_truncated.labels(detector).inc()
         event_ts = parse_time(finding.time).timestamp()
         self.metrics.event_to_alert.labels(detector).observe(max(0.0, now - event_ts))
         self.metrics.ingest_to_alert.labels(detector).observe(max(0.0, now - ingest_ts))

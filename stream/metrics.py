@@ -38,6 +38,10 @@ class Metrics:
             "sunlight_detector_errors",
             "Events a detector raised on (the event goes to dead-letters)", ["detector"],
             registry=r)
+        self.links_truncated = Counter(
+            "sunlight_links_truncated",
+            "Alerts whose registry links were cut at the detector's max_links (see the "
+            "evidence's registry_links_truncated)", ["detector"], registry=r)
         self.late_records = Counter(
             "sunlight_late_records",
             "Records later than a detector's allowed lateness (window already judged)",

@@ -151,3 +151,26 @@ def test_alert_is_a_valid_cloudevent(registry: Registry) -> None:
     alert = to_cloudevent(finding)
     validate("alert", alert)
     assert alert["type"].endswith("cadre_linked_award")
+
+
+def test_fan_out_is_capped_and_the_evidence_says_how_much_was_not_followed() -> None:
+    reg = Registry()
+    relatives = [f"P-REL-{i}" for i in range(5000)]
+    for pid in relatives:
+        reg.apply(person(pid, ("village_cadre", VILLAGE, "2021-01-01", None)))
+    reg.apply(person("P-REP", relatives=tuple(relatives)))
+    reg.apply(company("C-FAN", "P-REP", *[f"P-HOLDER-{i}" for i in range(100_000)]))
+    detector = CadreLinkedAward(max_links=100)
+    event = bid("C-FAN")
+    _, [finding] = detector.process(event, detector.key(event), None, reg)
+    # The rep is followed first, then 99 of the rep's relatives; no shareholder.
+    assert len(finding.evidence["registry_links"]) == 99
+    assert finding.evidence["registry_links_truncated"] == {
+        "max_links": 100, "not_followed": 100_000 + 5000 - 99}
+    [default] = CadreLinkedAward().process(event, "PRJ-1", None, reg)[1]
+    assert len(default.evidence["registry_links"]) == 999
+
+
+def test_under_the_cap_nothing_is_said_about_truncation(registry: Registry) -> None:
+    [finding] = run(registry, bid("C-CADRE"))
+    assert "registry_links_truncated" not in finding.evidence

@@ -140,3 +140,17 @@ def test_metrics_count_the_decisions(deployment: tuple) -> None:
     assert metrics['sunlight_precheck_requests_total{decision="allow"}'] >= 1
     assert metrics['sunlight_precheck_requests_total{decision="bad_request"}'] >= 1
     assert metrics["sunlight_precheck_seconds_count"] >= 2
+
+
+def test_a_cadre_id_spelt_with_invisible_characters_is_still_the_cadre(deployment: tuple
+                                                                       ) -> None:
+    world, worker = deployment
+    status, body = post(worker, request("\ufeffP-CADRE\u200b ", "pc-zero-width"))
+    assert status == 200 and body["decision"] == "hold"
+
+
+def test_a_key_given_twice_is_a_bad_request(deployment: tuple) -> None:
+    world, worker = deployment
+    raw = orjson.dumps(request("P-VILLAGER", "pc-dup"))[:-1] + b', "payee_id": "P-CADRE"}'
+    status, body = post(worker, raw)
+    assert status == 400 and body["code"] == "duplicate_key" and body["field"] == "payee_id"
