@@ -170,6 +170,8 @@ class AlertBrowser(App[None]):
         self.filter = AlertFilter()
         self._dirty = False
         self._status_line = ""
+        #: Set once reading starts at its place in the topics (the beginning, or the end).
+        self.positioned = asyncio.Event()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -215,6 +217,9 @@ class AlertBrowser(App[None]):
                 await consumer.seek_to_beginning(*alert_tps)
             else:
                 await consumer.seek_to_end(*alert_tps)
+            for tp in alert_tps:  # resolve the positions now: "live" means from this moment
+                await consumer.position(tp)
+            self.positioned.set()
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=2000)
                 for tp, messages in batches.items():

@@ -115,3 +115,26 @@ def test_browse_filter_open_and_dispose(bootstrap: str, tmp_path: Path) -> None:
                                                       "seen the minutes", ids[0])
     finally:
         world.close()
+
+
+def test_live_shows_only_what_comes_next(bootstrap: str, tmp_path: Path) -> None:
+    world = World(bootstrap, tmp_path)
+    try:
+        old = finding_alert("red", "330784", "person:P-OLD", "deceased_recipient", "pay-o")
+        world.produce("alerts", old, key=old["subject"])
+        world.flush()
+        new = finding_alert("yellow", "330784", "person:P-NEW", "deceased_recipient", "pay-n")
+
+        async def drive() -> None:
+            app = AlertBrowser(world.settings, from_beginning=False)
+            async with app.run_test(size=(160, 40)) as pilot:
+                await until(pilot, app.positioned.is_set)  # at the end of the topic
+                world.produce("alerts", new, key=new["subject"])
+                world.flush()
+                await until(pilot, lambda: bool(shown(app)))
+                await pilot.pause(1)
+                assert shown(app) == [new["id"]]
+
+        asyncio.run(drive())
+    finally:
+        world.close()
