@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 
-.PHONY: run test install dev broker-start broker-stop lint bench clean
+.PHONY: run test install dev broker-start broker-stop lint typecheck bench clean
 
 $(BIN)/sunlight: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,11 +16,20 @@ install: $(BIN)/sunlight
 run: install
 	$(BIN)/sunlight run
 
+# Everything the tests need is installed or started on the way: the venv, Prometheus and
+# promtool (deploy/install-prometheus), the local broker (tests/conftest.py). Lint and the type
+# check first: they take seconds.
 test: install
+	deploy/install-prometheus
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
 
 broker-start:
 	deploy/kafka-local start

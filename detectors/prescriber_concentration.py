@@ -204,7 +204,7 @@ class PrescriberConcentration(Detector):
         share = written / total
         if share < p["min_share"]:
             return None
-        links = []
+        links: list[dict[str, Any]] = []
         for doctor, _ in top:
             person = registry.person(doctor)
             if person is not None and person.integrity_flags:

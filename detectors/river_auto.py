@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, TypeGuard
 
 from river import base
 
@@ -86,7 +87,7 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self._state: list[Any] = self._model.new_state()
 
     @classmethod
-    def _unit_test_params(cls):  # type: ignore[no-untyped-def]
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {}
         yield {"memory": 200.0, "min_surprise": 3.0}
 
@@ -118,6 +119,6 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         return self._model.score(self._state, self._time(x), value)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and value == value and abs(value) != float("inf"))

@@ -200,7 +200,7 @@ class Scorer:
             self._keep(raw, value, step)
         model = series.get("m")
         if model is None:
-            if self._ready(raw):
+            if raw is not None and self._ready(raw):
                 series["m"] = self.fit(raw)
             result = Step(0.0, 0.0, 0.0, False, True)
         else:

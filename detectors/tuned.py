@@ -32,10 +32,11 @@ class Tuned(Detector):
         self.base = base
         self.variants = [base, *(instance for _, instance in overrides)]
         self.matches = [dict(match) for match, _ in overrides]
-        self.name = base.name
-        self.feeds = base.feeds
-        self.key_kind = base.key_kind
-        self.stateful = base.stateful
+        # A wrapper takes its base's class-level identity per instance.
+        self.name = base.name  # type: ignore[misc]
+        self.feeds = base.feeds  # type: ignore[misc]
+        self.key_kind = base.key_kind  # type: ignore[misc]
+        self.stateful = base.stateful  # type: ignore[misc]
         self.params = base.params
         self.version = "+".join(v.version for v in self.variants)
 

@@ -23,21 +23,20 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
-    CommitFailedError,
     CorruptRecordException,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
 )
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.tables.manager import TableManager
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
@@ -55,7 +54,7 @@ from stream.ingest import (
     is_deletion,
     registry_key_error,
 )
-from stream.kafka import consumer_lag
+from stream.kafka import commit_or_redo, consumer_lag
 from stream.keyed import KeyedStage
 from stream.metrics import Metrics
 from stream.privacy import mask
@@ -218,9 +217,9 @@ class Sunlight:
                 if not batches:
                     continue
                 await asyncio.gather(*pending)
-                with suppress(CommitFailedError):  # partitions moved: the next owner redoes
-                    await consumer.commit({tp: messages[-1].offset + 1
-                                           for tp, messages in batches.items()})
+                if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
+                                                       for tp, messages in batches.items()}):
+                    log.info("ingest stage: commit skipped (partitions moved)")
                 self.metrics.batch_seconds.labels("ingest").observe(
                     time.perf_counter() - started)
         finally:
@@ -305,7 +304,7 @@ class Sunlight:
             for partition in range(self.settings.partitions):
                 await producer.send(self.keyed_topics[kind], None, value, partition, None, None)
 
-    async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes,
+    async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None, origin: tuple[str, int, int],
                    headers: list[tuple[str, bytes]] | None = None) -> Awaitable[None]:
         """Send a message; returns its confirmation by the broker. A message the producer or
@@ -320,7 +319,7 @@ class Sunlight:
             return await self._unpublishable(topic, value, origin, exc)
         return asyncio.ensure_future(self._sent(future, topic, value, origin))
 
-    async def _sent(self, future: Awaitable[Any], topic: str, value: bytes,
+    async def _sent(self, future: Awaitable[Any], topic: str, value: bytes | None,
                     origin: tuple[str, int, int]) -> None:
         try:
             await future
@@ -329,11 +328,12 @@ class Sunlight:
                 raise
             await (await self._unpublishable(topic, value, origin, exc))
 
-    async def _unpublishable(self, topic: str, value: bytes, origin: tuple[str, int, int],
+    async def _unpublishable(self, topic: str, value: bytes | None,
+                             origin: tuple[str, int, int],
                              exc: BaseException) -> Awaitable[None]:
         return await self.reject(_failure(
             "unpublishable", f"Kafka refused Sunlight's message for topic {topic} "
-            f"({len(value)} bytes): {type(exc).__name__}", value, None, *origin,
+            f"({len(value or b'')} bytes): {type(exc).__name__}", value, None, *origin,
             self.settings.max_message_bytes), origin[0])
 
     async def reject(self, rejected: Rejected, topic_name: str) -> Awaitable[None]:
@@ -514,7 +514,8 @@ class Sunlight:
         async def readyz(web: Any, request: Any) -> Any:
             # Ready: partitions assigned, their state recovered, and the registry caught up.
             assigned = bool(app.consumer.assignment()) if app.consumer else False
-            recovered = app.tables.recovery.completed.is_set() and not app.in_recovery
+            recovered = (cast(TableManager, app.tables).recovery.completed.is_set()
+                         and not app.in_recovery)
             keyed = self.keyed.ready.is_set()
             ready = (view.ready.is_set() and assigned and recovered and keyed
                      and not app.rebalancing)
@@ -523,13 +524,15 @@ class Sunlight:
                     "rebalancing": bool(app.rebalancing)}
             return web.json(body, status=200 if ready else 503)
 
-        async def forget_windows(sender: Any, *args: Any, **kwargs: Any) -> None:
+        def forget_windows(sender: Any, *args: Any, **kwargs: Any) -> None:
             # Partitions moved: queues of due windows are rebuilt from the recovered state.
             for runner in self.runners.values():
                 runner.forget_partitions()
 
-        app.on_partitions_revoked.connect(forget_windows, weak=False)
-        app.on_partitions_assigned.connect(forget_windows, weak=False)
+        # mode types a handler with mypy_extensions' NamedArg, which no plain def matches.
+        handler = cast(Any, forget_windows)
+        app.on_partitions_revoked.connect(handler, weak=False)
+        app.on_partitions_assigned.connect(handler, weak=False)
 
         @app.timer(interval=0.5)
         async def send_ticks() -> None:
@@ -541,17 +544,8 @@ class Sunlight:
 
         @app.timer(interval=5.0)
         async def export_lag() -> None:
-            consumer = app.consumer
             lag: dict[str, int] = defaultdict(int)
-            for tp in consumer.assignment():
-                if tp.topic.endswith("-changelog") or "__assignor" in tp.topic:
-                    continue  # state backups and Faust's own topics are no work due
-                highwater = consumer.highwater(tp)
-                if highwater is None:
-                    continue
-                read = consumer._read_offset.get(tp)
-                lag[tp.topic] += max(0, highwater - (read + 1 if read is not None else 0))
-            for stage in (self.ingest_consumer, self.keyed.consumer):
+            for stage in (app.consumer, self.ingest_consumer, self.keyed.consumer):
                 for topic, value in (await consumer_lag(stage)).items():
                     lag[topic] += value
             for topic, value in lag.items():

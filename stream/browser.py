@@ -60,7 +60,7 @@ def parse_filter(text: str) -> AlertFilter:
             sets.setdefault(FILTER_KEYS[key], set()).update(v for v in value.split(",") if v)
         else:
             raise ValueError(f"unknown filter {key!r}: use {', '.join([*FILTER_KEYS, 'subject'])}")
-    return AlertFilter(**sets, subject_contains=subject)  # type: ignore[arg-type]
+    return AlertFilter(**sets, subject_contains=subject)
 
 
 def describe(alert: Alert, verdict: Disposition | None) -> Text:
@@ -188,7 +188,7 @@ class AlertBrowser(App[None]):
             "time", "severity", "action", "detector", "region", "subject", "verdict")
         self.query_one("#alerts", DataTable).focus()
         self.run_worker(self._read(), exclusive=True, group="kafka")
-        self.set_interval(0.5, self._flush)
+        self.set_interval(0.5, self._redraw_if_changed)
         if self.status_source is not None:
             self.set_interval(2.0, self._poll_status)
         self._show_status()
@@ -255,7 +255,7 @@ class AlertBrowser(App[None]):
         self._dirty = True
 
     # -- showing -------------------------------------------------------------------------
-    def _flush(self) -> None:
+    def _redraw_if_changed(self) -> None:
         """Redraw what changed, at most twice a second (a backlog arrives in thousands)."""
         if not self._dirty:
             return
@@ -324,8 +324,9 @@ class AlertBrowser(App[None]):
         self.action_focus_table()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "alerts" and event.row_key.value in self.alerts:
-            self.push_screen(AlertScreen(self.alerts[event.row_key.value]))
+        alert_id = event.row_key.value
+        if event.data_table.id == "alerts" and alert_id is not None and alert_id in self.alerts:
+            self.push_screen(AlertScreen(self.alerts[alert_id]))
 
     async def dispose(self, alert_id: str, verdict: str, note: str | None) -> None:
         """Write a verdict (the alert is one read off the alerts topic, so it was published);

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,17 +126,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         print(f"sunlight: {exc}", file=sys.stderr)
         return 2
     class _Worker(faust.Worker):
-        def _setup_logging(self) -> None:
-            super()._setup_logging()
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
             # mode leaves the root logger at DEBUG whatever loglevel says, so each debug call
             # in aiokafka/Faust built a log record only for the handler to drop it (~7% of a
             # busy worker's CPU, measured with py-spy).
-            logging.getLogger().setLevel(self.loglevel or logging.INFO)
+            logger.setLevel(level or logging.INFO)
 
     worker = _Worker(sunlight.app, loglevel=settings.log_level.upper(),
                      workdir=str(settings.data_dir), redirect_stdouts=False)
-    worker.execute_from_commandline()
-    return 0
+    worker.execute_from_commandline()  # exits the process when the worker stops
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -306,7 +304,7 @@ def cmd_dispose(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(settings: Settings, args: argparse.Namespace,
-              status: callable | None = None) -> int:  # type: ignore[valid-type]
+              status: Callable[[], str] | None = None) -> int:
     if sys.stdout.isatty():  # a person watches: the alert browser, with the counts
         from stream.browser import AlertBrowser
 
@@ -347,9 +345,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     started_broker = False
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        status = subprocess.run([str(ROOT / "deploy" / "kafka-local"), "status"],
+        broker = subprocess.run([str(ROOT / "deploy" / "kafka-local"), "status"],
                                 capture_output=True)
-        if status.returncode != 0:
+        if broker.returncode != 0:
             print("starting the local Kafka broker (deploy/kafka-local start)...", flush=True)
             subprocess.run([str(ROOT / "deploy" / "kafka-local"), "start"], check=True)
             started_broker = True

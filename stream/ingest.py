@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,7 +62,7 @@ def is_deletion(feed: str, raw: bytes | None, key: bytes | None) -> bool:
     return feed == "registry" and raw is None and key is not None
 
 
-def registry_key_error(key: bytes | None, record: dict[str, Any]) -> RecordError | None:
+def registry_key_error(key: bytes | None, record: Mapping[str, Any]) -> RecordError | None:
     """The registry topic is keyed by id (compaction keeps the last record per key, and a
     deletion names the key): a record under another key, or none, would survive its own
     deletion and disagree with what a restarted worker rebuilds."""

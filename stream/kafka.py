@@ -1,10 +1,12 @@
-"""Small Kafka helpers the stream shares."""
+"""Small Kafka helpers the stream shares, on aiokafka's public API only."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from stream.config import Settings
 from stream.security import client_options
@@ -12,22 +14,47 @@ from stream.security import client_options
 
 async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
     """Partitions per topic (0 for a topic that does not exist yet)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                enable_auto_commit=False, **client_options(settings.kafka_security))
-    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                **client_options(settings.kafka_security))
+    await admin.start()
     try:
-        # A group-less consumer's metadata covers only assigned topics: ask the cluster.
-        metadata = await consumer._client.fetch_all_metadata()
-        return {t: len(metadata.partitions_for_topic(t) or ()) for t in topics}
+        # Every topic, not just these: asking for a missing one may auto-create it.
+        described = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics()
+                     if t["error_code"] == 0}
     finally:
-        await consumer.stop()
+        await admin.close()
+    return {t: described.get(t, 0) for t in topics}
 
 
-async def consumer_lag(consumer: AIOKafkaConsumer | None) -> dict[str, int]:
-    """Records not yet read, per topic, over the partitions ``consumer`` is assigned."""
+def is_work(topic: str) -> bool:
+    """Whether records on ``topic`` are work a stage has to do: state backups (changelogs)
+    and Faust's own assignor topic are not."""
+    return not topic.endswith("-changelog") and "__assignor" not in topic
+
+
+async def consumer_lag(consumer: Any) -> dict[str, int]:
+    """Records not yet read, per topic, over the work partitions ``consumer`` is assigned
+    (an aiokafka consumer, or Faust's: both have ``assignment``, ``highwater``, ``position``)."""
     lag: dict[str, int] = {}
-    for tp in consumer.assignment() if consumer is not None else ():
+    if consumer is None:
+        return lag
+    for tp in consumer.assignment():
         highwater = consumer.highwater(tp)
-        if highwater is not None:
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - await consumer.position(tp))
+        if highwater is None or not is_work(tp.topic):
+            continue
+        try:
+            position = await consumer.position(tp)
+        except IllegalStateError:  # revoked since assignment() was read
+            continue
+        lag[tp.topic] = lag.get(tp.topic, 0) + max(0, highwater - (position or 0))
     return lag
+
+
+async def commit_or_redo(consumer: Any, offsets: dict[Any, int]) -> bool:
+    """Commit ``offsets``; False when the partitions moved to another member (or were
+    revoked) meanwhile: their next owner redoes the batch, which at-least-once allows."""
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError):
+        return False
+    return True

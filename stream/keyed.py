@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from detectors.base import Event
 from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS
 from stream.ingest import Rejected, dead_letter
-from stream.kafka import partition_counts
+from stream.kafka import commit_or_redo, partition_counts
 from stream.security import client_options
 
 if TYPE_CHECKING:
@@ -200,13 +199,11 @@ class KeyedStage:
                 started = time.perf_counter()
                 async with self._lock:
                     await self._batch(batches, producer)
-                    try:
-                        await consumer.commit({tp: messages[-1].offset + 1
-                                               for tp, messages in batches.items()})
-                    except (CommitFailedError, IllegalStateError) as exc:
-                        # Partitions moved meanwhile: their next owner redoes the batch
-                        # against the state written above (duplicates are dropped).
-                        log.info("keyed stage: commit skipped (%s)", exc)
+                    # Partitions moved meanwhile: their next owner redoes the batch against
+                    # the state written above (duplicates are dropped).
+                    if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
+                                                           for tp, messages in batches.items()}):
+                        log.info("keyed stage: commit skipped (partitions moved)")
                 sunlight.metrics.batch_seconds.labels("keyed").observe(
                     time.perf_counter() - started)
         finally:
@@ -283,7 +280,7 @@ class KeyedStage:
         pending.append(await sunlight.reject(Rejected(err.code, err.reason, letter),
                                                    topic))
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener(ConsumerRebalanceListener):
     def __init__(self, stage: KeyedStage) -> None:
         self.stage = stage
 

@@ -40,7 +40,7 @@ class RegistryView:
         self.applied = 0
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
-        if is_deletion("registry", value, key):
+        if key is not None and is_deletion("registry", value, key):
             self.registry.delete(key.decode("utf-8", "replace"))
             self.metrics.registry_deletions.inc()
             return

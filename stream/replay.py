@@ -48,7 +48,7 @@ def input_files(paths: Iterable[Path]) -> list[Path]:
 def read_lines(path: Path) -> Iterator[bytes]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
-        for line in io.BufferedReader(handle):  # type: ignore[arg-type]
+        for line in io.BufferedReader(handle):
             line = line.rstrip(b"\r\n")
             if line:
                 yield line

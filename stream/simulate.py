@@ -71,7 +71,7 @@ class Simulation:
 
     def registry(self) -> Iterator[Record]:
         for record in self.world.registry_records():
-            key = record.get("person_id") or record.get("company_id")
+            key = record.get("person_id") or record["company_id"]
             yield Record("registry", key.encode(), orjson.dumps(record))
 
     def stream(self) -> Iterator[Record]:

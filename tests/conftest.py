@@ -1,12 +1,14 @@
 """Shared fixtures. Integration tests run against a real Kafka broker: the one named by
 KAFKA_BOOTSTRAP_SERVERS, or else the project's local broker (deploy/kafka-local), started here
-if it is not running. A broker that cannot be reached fails the tests; it never skips them."""
+if it is not running and stopped again at the end. A broker that cannot be reached fails the
+tests; it never skips them."""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +25,30 @@ def _reachable(bootstrap: str) -> bool:
         return False
 
 
+def _kafka_local(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(ROOT / "deploy" / "kafka-local"), command],
+                          capture_output=True, text=True)
+
+
 @pytest.fixture(scope="session")
-def bootstrap() -> str:
+def bootstrap() -> Iterator[str]:
     configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         if not _reachable(configured):
             pytest.fail(f"KAFKA_BOOTSTRAP_SERVERS={configured} does not answer")
-        return configured
-    result = subprocess.run([str(ROOT / "deploy" / "kafka-local"), "start"],
-                            capture_output=True, text=True)
+        yield configured
+        return
+    # One started here is stopped at the end (`make broker-start` keeps one between runs).
+    was_running = _kafka_local("status").returncode == 0
+    result = _kafka_local("start")
     if result.returncode != 0:
         pytest.fail("could not start the local Kafka broker:\n" + result.stdout + result.stderr)
     port = os.environ.get("SUNLIGHT_KAFKA_PORT", "9092")
     address = f"127.0.0.1:{port}"
-    if not _reachable(address):
-        pytest.fail(f"local Kafka broker at {address} does not answer")
-    return address
+    try:
+        if not _reachable(address):
+            pytest.fail(f"local Kafka broker at {address} does not answer")
+        yield address
+    finally:
+        if not was_running:
+            _kafka_local("stop")

@@ -3,8 +3,8 @@ config, rules, rule unit tests), the Grafana dashboard and its provisioning, the
 the worker's Dockerfile. No Docker engine runs here: the compose file is checked by
 `docker compose config` only where a compose client exists, and structurally always.
 
-promtool comes with Debian's `prometheus` package, which .ci/run installs: a missing promtool
-fails these tests, it never skips them.
+promtool comes with Debian's `prometheus` package, which `make test` installs where it can
+(tests/tools.py): a missing promtool fails these tests with what to install, never skips them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.tools import prometheus_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 PROM = DEPLOY / "prometheus"
@@ -40,11 +42,8 @@ UNITS = {"s", "ms", "ops", "percentunit", "percent", "short", "none"}
 
 
 def promtool(*args: str, cwd: Path = PROM) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("promtool is not installed: .ci/run installs it with Debian's `prometheus` "
-                    "package (apt-get install prometheus)")
-    return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([prometheus_tool("promtool"), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
 
 
 def load_yaml(path: Path) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -34,6 +33,7 @@ import yaml
 
 from stream.simulate import Record, Simulation
 from tests.integration.harness import WorkerProcess, World, free_port
+from tests.tools import prometheus_tool
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +57,6 @@ TOKEN = "e2e-precheck-token"
 METRIC_NAME = re.compile(r"\b(?:sunlight|faust)_[a-z0-9_]+\b")
 
 
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not installed: .ci/run installs it "
-                    "(apt-get install prometheus); install it the same way to run this test")
-    return path
-
-
 class Prometheus:
     """``prometheus`` as a real OS process on a free port, with its data in ``tmp``."""
 
@@ -74,7 +66,7 @@ class Prometheus:
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [_binary("prometheus"), f"--config.file={config}",
+            [prometheus_tool("prometheus"), f"--config.file={config}",
              f"--storage.tsdb.path={tmp / 'prometheus-data'}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
             cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT)
@@ -243,7 +235,7 @@ def firing_silent_topics(prometheus: Prometheus) -> set[str]:
 
 def test_prometheus_scrapes_workers_dashboard_has_data_and_silence_alerts(
         bootstrap: str, tmp_path: Path) -> None:
-    _binary("prometheus")
+    prometheus_tool("prometheus")
     world = World(bootstrap, tmp_path)
     prometheus: Prometheus | None = None
     feeder: Feeder | None = None
