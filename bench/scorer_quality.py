@@ -59,6 +59,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from detectors.auto_scorer import AutoScorer  # noqa: E402
 from detectors.scoring import Scorer  # noqa: E402
 
 WARMUP = 21
@@ -214,6 +215,22 @@ class Sunlight(Method):
         return len(orjson.dumps(self.state))
 
 
+class Auto(Method):
+    """The general model (``--model auto``, ``detectors/auto_scorer.py``) on the same days,
+    spikes only (``direction="up"``): alert at score >= ``threshold``."""
+
+    def __init__(self, threshold: float = 0.5, **params: Any) -> None:
+        self.model = AutoScorer(direction="up", **params)
+        self.state = self.model.new_state()
+        self.threshold = threshold
+
+    def step(self, value: float, day: int) -> bool:
+        return self.model.update(self.state, day * 86_400.0, value) >= self.threshold
+
+    def state_bytes(self) -> int:
+        return len(orjson.dumps(AutoScorer.dump(self.state)))
+
+
 class RollingZ(Method):
     """The plain baseline: z of today's value against the mean and standard deviation of the
     last ``window`` days (zeros included), alert at z >= ``z``."""
@@ -284,6 +301,8 @@ def methods(params: dict[str, Any]) -> dict[str, Callable[[], Method]]:
         "sunlight-z4": lambda: Sunlight(**{**params, "z_half": 4.0}),
         "sunlight-z6": lambda: Sunlight(**{**params, "z_half": 6.0}),
         "river-pad-holtwinters": RiverPAD,
+        "auto": Auto,
+        "auto-0.6": lambda: Auto(threshold=0.6),
     }
 
 
@@ -365,6 +384,14 @@ def speed_and_memory(updates: int = 300_000, pairs: int = 2_000, days: int = 60
     for i, value in enumerate(values):
         scorer.update(state, value, 739_000 + i)
     scorer_rate = updates / (time.perf_counter() - started)
+    # The auto model on five-minute rows: its largest state (288 daily bins) and its slowest path.
+    auto = AutoScorer()
+    auto_state = auto.new_state()
+    started = time.perf_counter()
+    for i, value in enumerate(values):
+        auto.update(auto_state, 1_777_000_000.0 + 300.0 * i, value)
+    auto_rate = updates / (time.perf_counter() - started)
+    auto_bytes = len(orjson.dumps(AutoScorer.dump(auto_state)))
 
     # drug_purchase_spike: one purchase a day per pair, pairs interleaved day by day.
     events = []
@@ -405,6 +432,8 @@ def speed_and_memory(updates: int = 300_000, pairs: int = 2_000, days: int = 60
                      if not v["p"]]
     return {
         "scorer_updates_per_s": round(scorer_rate),
+        "auto_updates_per_s": round(auto_rate),
+        "auto_state_bytes_5min": auto_bytes,
         "drug_purchase_spike_events_per_s": round(spike_rate),
         "payer_amount_outlier_events_per_s": round(outlier_rate),
         "scorer_state_bytes": len(orjson.dumps(state)),

@@ -15,20 +15,21 @@ learns it:
   uses none, the daily, the weekly season, or both;
 * **robust scale**: the mean absolute one-step error (clipped), floored at ``floor`` x the
   series' typical magnitude so that a flat line does not call a rounding wobble an anomaly;
-* **surprise** ``s``: the largest of the point residual ``|z|`` (a spike, a dip, the first row
-  of a level shift or of a wider variance) and, when ``context`` is on, the short mean residual
-  over ``short`` rows (a sustained shift too small for one row), both in standard deviations
-  of their own null distribution;
-* **calibration (robust tails)**: ``s`` is compared with the series' own record, the largest
-  surprise it has shown, decaying with a half-life of ``memory`` rows, but never below
-  ``min_surprise``. The score is ``v / (1 + v)`` with ``v = log2(1 + s / record)^2``: 0.5 means "as
-  surprising as the most surprising row of recent memory" (and at least ``min_surprise``
-  standard deviations off); a noisy or spiky series raises its own bar, a quiet one keeps it
-  at ``min_surprise``. Continuous, strictly below 1.0, the same meaning in every series;
+* **two time scales**: the point residual ``|z|`` against the forecast (a spike, a dip, the first
+  rows of a level shift or of a wider variance), and the distance from the **slow level** (an
+  exponentially weighted mean at rate ``slow_rate`` plus the seasons) in units of its own
+  scale (a long excursion or a drift too gradual for any one row to stand out);
+* **calibration (robust tails)**: each surprise ``s`` is compared with the series' own record
+  of that surprise, the largest it has shown, decaying with a half-life of ``memory`` rows, but
+  never below ``min_surprise``; the ratio ``u`` is the larger of the two. The score is
+  ``v / (1 + v)`` with ``v = log2(1 + u)^2``: 0.5 means "as surprising as the most surprising
+  row of recent memory" (and at least ``min_surprise`` standard deviations off); a noisy or
+  spiky series raises its own bar, a quiet one keeps it at ``min_surprise``. Continuous,
+  strictly below 1.0, the same meaning in every series;
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
-The state is a flat list of numbers (24 plus one per daily bin: at most 312), JSON-ready;
+The state is a flat list of numbers (22 plus one per daily bin: at most 310), JSON-ready;
 :meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
 
 >>> model = AutoScorer()
@@ -55,7 +56,7 @@ WEEK = 7 * DAY
 #: Every parameter with its default: one configuration for every series.
 DEFAULTS: dict[str, Any] = {
     #: Learning rate of the level (per row).
-    "alpha": 0.15,
+    "alpha": 0.1,
     #: Learning rate of a seasonal offset (per visit of its bin).
     "gamma": 0.2,
     #: Learning rate of the scale and of the seasons' error bookkeeping.
@@ -74,18 +75,20 @@ DEFAULTS: dict[str, Any] = {
     "warmup": 64,
     #: The scale is at least this share of the series' typical magnitude.
     "floor": 1e-3,
-    #: Also score the mean residual of the last ``short`` rows (0: off).
-    "context": 0,
-    "short": 8,
+    #: Learning rate of the slow level and its scale (the long time scale).
+    "slow_rate": 0.001,
+    #: Which side is surprising: "both", "up" (only values above the forecasts: spikes,
+    #: rises) or "down".
+    "direction": "both",
     #: At most this many bins in a day (288: five minutes).
     "max_bins": 288,
 }
 
-# State layout: a flat list, the daily bins at the end.
-(_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _MS, _REF, _ED0, _ED1, _ED2) = range(13)
-_WEEKS = 13  # 7 weekday offsets
-_DAYS = _WEEKS + 7  # 4 spare, then the daily bins
-_HEAD = _DAYS + 4
+# State layout: a flat list, the daily bins (if any) at the end.
+(_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _REF, _SLOW, _SLOW_SCALE, _SLOW_REF, _ED0, _ED1,
+ _ED2) = range(15)
+_WEEKS = 15  # 7 weekday offsets
+_HEAD = _WEEKS + 7  # then the daily bins
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
 _LN2 = math.log(2.0)
 
@@ -106,25 +109,28 @@ class AutoScorer:
             raise AutoScorerParameterError(
                 f"auto model has no parameter {unknown[0]!r} (it has: {', '.join(DEFAULTS)})")
         p = {**DEFAULTS, **params}
+        if p["direction"] not in ("both", "up", "down"):
+            raise AutoScorerParameterError(
+                "auto model parameter 'direction' must be 'both', 'up' or 'down'")
+        self.sign = {"both": 0.0, "up": 1.0, "down": -1.0}[p.pop("direction")]
         for name, value in p.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise AutoScorerParameterError(
                     f"auto model parameter {name!r} must be a number >= 0, got {value!r}")
         if not (0 < p["alpha"] <= 1 and 0 < p["gamma"] <= 1 and 0 < p["tau"] <= 1):
             raise AutoScorerParameterError("auto model needs alpha, gamma, tau in (0, 1]")
-        if p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0 or p["short"] < 1:
-            raise AutoScorerParameterError(
-                "auto model needs memory, min_surprise, clip > 0 and short >= 1")
-        self.params = p
+        if not 0 < p["slow_rate"] <= 1:
+            raise AutoScorerParameterError("auto model needs slow_rate in (0, 1]")
+        if p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0:
+            raise AutoScorerParameterError("auto model needs memory, min_surprise, clip > 0")
+        self.params = {**p, "direction": params.get("direction", DEFAULTS["direction"])}
         self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
         self.keep = 1.0 - p["season_gain"]
         self.season_clip = p["season_clip"]
         self.decay = 0.5 ** (1.0 / p["memory"])
         self.min_surprise = p["min_surprise"]
         self.warmup, self.floor = int(p["warmup"]), p["floor"]
-        self.context = bool(p["context"])
-        self.a_short = 2.0 / (p["short"] + 1)
-        self.sd_short = math.sqrt(self.a_short / (2 - self.a_short))
+        self.slow_rate = p["slow_rate"]
         self.max_bins = int(p["max_bins"])
 
     def new_state(self) -> list[Any]:
@@ -164,7 +170,7 @@ class AutoScorer:
             state[_T] = t
         state[_N] = n = n + 1
         if n == 1:
-            state[_X] = state[_LEVEL] = x
+            state[_X] = state[_LEVEL] = state[_SLOW] = x
             state[_MAG] = abs(x)
             return 0.0
         bins = state[_BINS]
@@ -196,20 +202,29 @@ class AutoScorer:
         clip = self.clip
         z = e / scale
         zc = z if -clip < z < clip else (clip if z > 0 else -clip)
-        surprise = abs(z)
-        if self.context:
-            ms = state[_MS] + self.a_short * (zc - state[_MS])
-            state[_MS] = ms
-            surprise = max(surprise, abs(ms) / self.sd_short)
+        # Two time scales, each surprise against its own record (decayed, floored).
+        warm = n > 16
+        surprise = abs(z) if not self.sign else max(0.0, self.sign * z)
         record = state[_REF]
+        ratio = surprise / max(record, self.min_surprise)
+        state[_REF] = max(record * self.decay, surprise) if warm else 0.0
+        slow = state[_SLOW]
+        d = x - slow - (s_day if use_day else 0.0) - (s_week if use_week else 0.0)
+        slow_scale = max(_SIGMA_PER_MAD * state[_SLOW_SCALE], self.floor * mag, 1e-12)
+        far = (abs(d) if not self.sign else max(0.0, self.sign * d)) / slow_scale
+        record = state[_SLOW_REF]
+        ratio = max(ratio, far / max(record, self.min_surprise))
+        state[_SLOW_REF] = max(record * self.decay, far) if warm else 0.0
+        a = max(self.slow_rate, 1.0 / n)
+        state[_SLOW] = slow + a * d
+        state[_SLOW_SCALE] += a * (min(abs(d), 4 * clip * slow_scale) - state[_SLOW_SCALE])
         if n <= self.warmup:
             score = 0.0
         else:
             # v = 1 when the surprise equals the record; log1p keeps any finite value < 1.0.
-            v = math.log1p(surprise / max(record, self.min_surprise)) / _LN2
+            v = math.log1p(ratio) / _LN2
             v *= v
             score = v / (1.0 + v)
-        state[_REF] = max(record * self.decay, surprise) if n > 16 else 0.0
         # Learn: level, seasons (each from the residual the others leave), scale.
         ec = zc * scale
         state[_LEVEL] = level + max(self.alpha, 1.0 / n) * ec

@@ -47,6 +47,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         Half-life, in values, of the surprise record that calibrates the score.
     min_surprise
         The record is never below this many standard deviations.
+    slow_rate
+        Learning rate of the slow level (the long time scale).
     warmup
         Values learned before the first non-zero score.
 
@@ -68,9 +70,9 @@ class AutoAnomalyDetector(base.AnomalyDetector):
     """
 
     def __init__(self, feature: str | None = None, time: str | None = None,
-                 alpha: float = 0.15, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
+                 alpha: float = 0.1, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
                  season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
-                 warmup: int = 64) -> None:
+                 slow_rate: float = 0.001, warmup: int = 64) -> None:
         self.feature = feature
         self.time = time
         self.alpha = alpha
@@ -80,10 +82,12 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.season_gain = season_gain
         self.memory = memory
         self.min_surprise = min_surprise
+        self.slow_rate = slow_rate
         self.warmup = warmup
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
-                                 min_surprise=min_surprise, warmup=warmup)
+                                 min_surprise=min_surprise, slow_rate=slow_rate,
+                                 warmup=warmup)
         self._state: list[Any] = self._model.new_state()
 
     @classmethod
