@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +79,10 @@ class Series:
     values: list[float]
     windows: list[tuple[int, int]]  # first and last row index of each labelled window
 
-    @property
+    @functools.cached_property
     def seconds(self) -> list[float]:
-        return [datetime.fromisoformat(s).timestamp() for s in self.stamps]
+        """Seconds since the epoch (NAB's times are naive: read as UTC)."""
+        return [datetime.fromisoformat(s).replace(tzinfo=UTC).timestamp() for s in self.stamps]
 
 
 def load_corpus(nab: Path, only: Sequence[str] = ()) -> list[Series]:

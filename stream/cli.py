@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   "SUNLIGHT_DETECTORS_FILE)")
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("score", help="score a CSV series with drug_purchase_spike's scorer",
+    p = sub.add_parser("score", help="score a CSV series (a live detector's scorer, or --model "
+                                     "auto, ewz, river:...)",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
