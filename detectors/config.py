@@ -38,8 +38,11 @@ def load_detectors(path: Path | None) -> list[Detector]:
     text = Path(path).read_text()
     try:
         root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # one line: where, and what the parser found
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from exc
 
     def fail(node: yaml.Node, message: str) -> ConfigError:
         return ConfigError(f"{path} line {node.start_mark.line + 1}: {message}")
@@ -102,7 +105,11 @@ def _build(cls: type[Detector], params: Any, node: yaml.Node,
         raise fail(node, f"detector {cls.name!r}: 'params' must be a mapping")
     try:
         return cls(**params)
-    except ParameterError as exc:
+    except (ValueError, TypeError) as exc:
+        # ParameterError, the scorer's ScorerParameterError, or any other refusal of a value
+        # by a detector's constructor: all are the file's mistake, reported at its line.
         bad = next((k for k, _ in getattr(node, "value", [])
                     if isinstance(k, yaml.Node) and f"{k.value!r}" in str(exc)), node)
-        raise fail(bad, str(exc)) from exc
+        message = str(exc) if isinstance(exc, ParameterError) else (
+            f"detector {cls.name!r}: {exc}")
+        raise fail(bad, message) from exc

@@ -7,6 +7,7 @@ a worker, the simulated feed, and a live view of the alerts. Ctrl-C stops what i
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import signal
@@ -18,35 +19,75 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from stream.config import ROOT, Settings
+from stream.config import ROOT, VARIABLES, Settings, SettingsError
+from stream.logs import use_json
 from stream.privacy import mask
 from stream.security import client_options
 from stream.simulate import Record, Simulation, write_files
+from stream.usage import HelpFormatter, env_help
+
+#: The environment each command reads (its --help lists them; all are checked at start).
+KAFKA = ("KAFKA_BOOTSTRAP_SERVERS", "SUNLIGHT_TOPIC_PREFIX", "KAFKA_SECURITY_PROTOCOL",
+         "KAFKA_SASL_MECHANISM", "KAFKA_SASL_PLAIN_USERNAME", "KAFKA_SASL_PLAIN_PASSWORD",
+         "KAFKA_SSL_CAFILE", "KAFKA_SSL_CERTFILE", "KAFKA_SSL_KEYFILE")
+ALL = (*KAFKA, *(v.name for v in VARIABLES if v.name not in KAFKA))
+TOPICS = (*KAFKA, "SUNLIGHT_APP_ID", "SUNLIGHT_PARTITIONS", "SUNLIGHT_MAX_RECORD_BYTES",
+          "SUNLIGHT_MAX_MESSAGE_BYTES")
+REPLAY = ("SUNLIGHT_DETECTORS_FILE", "SUNLIGHT_APP_ID", "SUNLIGHT_MAX_RECORD_BYTES",
+          "SUNLIGHT_DEDUPE_MAX_IDS")
+SCORE = ("SUNLIGHT_DETECTORS_FILE",)
+VIEW = (*KAFKA, "SUNLIGHT_MASK_PERSON_IDS")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sunlight", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sunlight")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "unknown (not installed)"
 
-    p = sub.add_parser("worker", help="run one stream worker (Faust)")
+
+def _settings_error() -> int | None:
+    """Exit code 2 (and the one line) when the environment holds an unusable setting."""
+    try:
+        Settings.from_env()
+    except SettingsError as exc:
+        print(f"sunlight: {exc}", file=sys.stderr)
+        return 2
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command, its options with their defaults, and the environment it reads."""
+    parser = argparse.ArgumentParser(prog="sunlight", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter, epilog=env_help(ALL))
+    parser.add_argument("--version", action="version", version=f"sunlight {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, env: tuple[str, ...], **kwargs: Any
+                ) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=HelpFormatter,
+                              epilog=env_help(env), **kwargs)
+
+    p = command("worker", "run one stream worker (Faust)", ALL)
     p.add_argument("--web-port", type=int, help="metrics/health port (default SUNLIGHT_WEB_PORT)")
     p.add_argument("--data-dir", type=Path, help="worker state folder (default SUNLIGHT_DATA_DIR)")
 
-    p = sub.add_parser("topics", help="create the contract's topics (idempotent)")
+    p = command("topics", "create the contract's topics (idempotent)", TOPICS)
     p.add_argument("--partitions", action="append", default=[], metavar="TOPIC=N",
                    help="partition count of one topic (default SUNLIGHT_PARTITIONS)")
 
-    p = sub.add_parser("simulate", help="write a seeded, realistic feed to Kafka (or files)")
+    p = command("simulate", "write a seeded, realistic feed to Kafka (or files)", KAFKA)
     _simulation_args(p)
     p.add_argument("--rate", type=float, default=0.0, help="events/s (0: as fast as possible)")
     p.add_argument("--out", type=Path, help="write JSONL files per topic and labels.jsonl to "
                                             "this folder instead of Kafka")
     p.add_argument("--gzip", action="store_true", help="with --out: gzip the files")
 
-    p = sub.add_parser("replay", help="run recorded feeds through the detectors; score them")
+    p = command("replay", "run recorded feeds through the detectors; score them", REPLAY)
     p.add_argument("inputs", nargs="+", type=Path,
                    help="JSONL files named after their topic (payments.jsonl[.gz], "
                         "registry.jsonl, ...) or folders of them")
@@ -62,36 +103,62 @@ def main(argv: list[str] | None = None) -> int:
                                                   "SUNLIGHT_DETECTORS_FILE)")
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("score", help="score a CSV series (a live detector's scorer, or --model "
-                                     "auto, ewz, river:...)",
-                       add_help=False)
+    p = command("score", "score a CSV series (a live detector's scorer, or --model auto, "
+                         "ewz, river:...)", SCORE, add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
-    p = sub.add_parser("watch", help="show alerts as they arrive")
+    p = command("watch", "show alerts as they arrive", VIEW)
     p.add_argument("--from-beginning", action="store_true")
 
-    p = sub.add_parser("alerts", help="browse alerts in the terminal; filter, open, dispose")
+    p = command("alerts", "browse alerts in the terminal; filter, open, dispose", VIEW)
     p.add_argument("--live", action="store_true", help="only alerts from now on (default: "
                                                        "from the beginning)")
     p.add_argument("--by", help="who decides verdicts given here (default: the login name)")
 
-    p = sub.add_parser("dispose", help="record a verdict on an alert (alert-dispositions)")
+    p = command("dispose", "record a verdict on an alert (alert-dispositions)", KAFKA)
     p.add_argument("alert_id", metavar="ALERT_ID")
     p.add_argument("verdict", choices=("confirmed", "dismissed"))
     p.add_argument("--note", help="free text kept with the verdict")
     p.add_argument("--by", help="who decided (default: the login name)")
 
-    p = sub.add_parser("run", help="broker + topics + worker + simulated feed + live alerts")
+    p = command("run", "broker + topics + worker + simulated feed + live alerts", ALL)
     _simulation_args(p, seed=None)
     p.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
 
+    p = command("completion", "print a shell completion script (bash or zsh)", ())
+    p.add_argument("shell", choices=("bash", "zsh"),
+                   help="bash: `source <(sunlight completion bash)`; zsh: "
+                        "`source <(sunlight completion zsh)`, or save it as _sunlight on $fpath")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["score"]:  # its own parser: `sunlight score --help` shows its options
+        if not {"-h", "--help"} & set(argv[1:]) and (error := _settings_error()) is not None:
+            return error
         from stream.scorecli import main as score_main
 
-        return score_main(argv[1:])
+        try:
+            return score_main(argv[1:])
+        except SystemExit as exc:  # its usage errors: one line, exit 2 like every command's
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+                return 2
+            raise
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    if args.command == "completion":
+        from stream.completion import script
+        from stream.scorecli import build_parser as score_parser
+
+        print(script(parser, args.shell, {"score": score_parser()}))
+        return 0
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"sunlight: {exc}", file=sys.stderr)
+        return 2
     return {"worker": cmd_worker, "topics": cmd_topics, "simulate": cmd_simulate,
             "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay,
             "dispose": cmd_dispose, "alerts": cmd_alerts}[args.command](
@@ -120,6 +187,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         print(f"sunlight: {exc}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.log_format == "json":  # lines logged before Faust sets up its logging
+        logging.basicConfig(level=settings.log_level.upper())
+        use_json(logging.getLogger())
     sunlight = Sunlight(settings, detectors)
     try:
         sunlight.prepare_topics()
@@ -128,10 +198,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     class _Worker(faust.Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            if settings.log_format == "json":
+                self.spinner = None  # no terminal progress spinner among the JSON lines
+            super().on_setup_root_logger(logger, level)
             # mode leaves the root logger at DEBUG whatever loglevel says, so each debug call
             # in aiokafka/Faust built a log record only for the handler to drop it (~7% of a
             # busy worker's CPU, measured with py-spy).
             logger.setLevel(level or logging.INFO)
+            if settings.log_format == "json":
+                use_json(logger)
 
     worker = _Worker(sunlight.app, loglevel=settings.log_level.upper(),
                      workdir=str(settings.data_dir), redirect_stdouts=False)
@@ -206,6 +281,9 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from detectors.config import ConfigError, load_detectors
     from stream.replay import Replay, feed_of, input_files, read_lines, score
 
+    if args.detectors and not args.detectors.is_file():  # named, so it must be there
+        print(f"sunlight: --detectors {args.detectors}: no such file", file=sys.stderr)
+        return 2
     try:
         detectors = load_detectors(args.detectors or settings.detectors_file)
     except ConfigError as exc:

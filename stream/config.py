@@ -1,14 +1,17 @@
 """Settings from the environment, in one place, with defaults that work on a laptop.
 
-Every name here is read once at start; the detectors' own parameters live in the detectors
-file (``SUNLIGHT_DETECTORS_FILE``), not here.
+Every name here is read once at start and checked: a value that cannot be used stops the
+command with one line naming the variable and the accepted form (exit 2). The detectors' own
+parameters live in the detectors file (``SUNLIGHT_DETECTORS_FILE``), not here.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: Logical feed name -> default topic name (CONTRACT.md). Topic names get ``topic_prefix``.
 INPUT_TOPICS: dict[str, str] = {
@@ -26,13 +29,140 @@ FEEDBACK_FEEDS = ("alerts",)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used: the message is one line naming the
+    variable, its value and the accepted form (the commands print it and exit 2)."""
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    return _env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the Settings field it sets, how it is read, and the accepted
+    form (for the error message and ``--help``)."""
+
+    name: str
+    field: str
+    form: str
+    parse: Callable[[str], Any]
+    meaning: str
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text.strip())
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError
+        return value
+    return parse
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text.strip())
+    if not 0 < value < float("inf"):
+        raise ValueError
+    return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(text: str) -> bool:
+    word = text.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise ValueError
+    return word in _TRUE
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        word = text.strip().upper()
+        if word not in {c.upper() for c in choices}:
+            raise ValueError
+        return next(c for c in choices if c.upper() == word)
+    return parse
+
+
+def _servers(text: str) -> str:
+    for server in text.split(","):
+        host, colon, port = server.strip().rpartition(":")
+        if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
+    return text
+
+
+def _name_part(text: str) -> str:
+    # Kafka topic names allow these characters only; the value starts every topic name.
+    if not all(c.isascii() and (c.isalnum() or c in "._-") for c in text):
+        raise ValueError
+    return text
+
+
+def _existing_file(text: str) -> Path:
+    if not Path(text).is_file():
+        raise ValueError
+    return Path(text)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+#: Every environment variable Sunlight reads (Kafka security ones: ``KAFKA_SECURITY_VARIABLES``).
+VARIABLES: tuple[Variable, ...] = (
+    Variable("KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers", "host:port[,host:port...]",
+             _servers, "the Kafka broker(s)"),
+    Variable("SUNLIGHT_TOPIC_PREFIX", "topic_prefix", "letters, digits, '.', '_', '-'",
+             _name_part, "prefix of every topic name"),
+    Variable("SUNLIGHT_APP_ID", "app_id", "letters, digits, '.', '_', '-'", _name_part,
+             "consumer group and internal topic prefix"),
+    Variable("SUNLIGHT_WEB_HOST", "web_host", "a host name or address", _text,
+             "address of the metrics, health and pre-check endpoints"),
+    Variable("SUNLIGHT_WEB_PORT", "web_port", "a port number 1-65535", _whole(1, 65535),
+             "port of the metrics, health and pre-check endpoints"),
+    Variable("SUNLIGHT_DATA_DIR", "data_dir", "a folder path", Path, "worker state folder"),
+    Variable("SUNLIGHT_PARTITIONS", "partitions", "a whole number >= 1", _whole(1),
+             "partitions of internal topics and changelogs"),
+    Variable("SUNLIGHT_MAX_RECORD_BYTES", "max_record_bytes", "a whole number of bytes >= 1024",
+             _whole(1024), "larger input records are rejected (oversized)"),
+    Variable("SUNLIGHT_MAX_MESSAGE_BYTES", "max_message_bytes",
+             "a whole number of bytes >= 1024", _whole(1024),
+             "largest message Sunlight publishes"),
+    Variable("SUNLIGHT_DETECTORS_FILE", "detectors_file", "the path of an existing file",
+             _existing_file, "the detectors file"),
+    Variable("SUNLIGHT_MASK_PERSON_IDS", "mask_person_ids", "1/0, true/false, yes/no, on/off",
+             _flag, "mask person ids in logs and views"),
+    Variable("SUNLIGHT_DEDUPE_HORIZON_S", "dedupe_horizon_s", "a number of seconds > 0",
+             _positive_seconds, "how long an event_id is remembered as seen"),
+    Variable("SUNLIGHT_DEDUPE_MAX_IDS", "dedupe_max_ids", "a whole number >= 1", _whole(1),
+             "how many event_ids per key are remembered"),
+    Variable("SUNLIGHT_LOG_LEVEL", "log_level", "debug, info, warning, error or critical",
+             _one_of("debug", "info", "warning", "error", "critical"), "log level"),
+    Variable("SUNLIGHT_LOG_FORMAT", "log_format", "text or json", _one_of("text", "json"),
+             "log lines as text or as one JSON object each"),
+    Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
+             "token of POST /v1/precheck (unset: nobody is let in)"),
+    Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
+             _positive_seconds, "how long the group waits for a crashed worker"),
+)
+
+#: Kafka client security (stream/security.py): variable -> (accepted form, parser).
+KAFKA_SECURITY_VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "KAFKA_SECURITY_PROTOCOL": ("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+                                _one_of("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")),
+    "KAFKA_SASL_MECHANISM": ("PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+                             _one_of("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")),
+    "KAFKA_SASL_PLAIN_USERNAME": ("a user name", _text),
+    "KAFKA_SASL_PLAIN_PASSWORD": ("a password", _text),
+    "KAFKA_SSL_CAFILE": ("the path of an existing PEM file", _existing_file),
+    "KAFKA_SSL_CERTFILE": ("the path of an existing PEM file", _existing_file),
+    "KAFKA_SSL_KEYFILE": ("the path of an existing PEM file", _existing_file),
+}
+
+
+def _read(name: str, raw: str, form: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not valid: expected {form}") from None
 
 
 @dataclass(frozen=True)
@@ -60,6 +190,8 @@ class Settings:
     dedupe_horizon_s: float = 86400.0
     dedupe_max_ids: int = 1000
     log_level: str = "info"
+    #: ``text`` (Faust's format) or ``json`` (one object per line, for log shippers).
+    log_format: str = "text"
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.
@@ -68,33 +200,22 @@ class Settings:
     kafka_security: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        security = {
-            key[len("KAFKA_") :].lower(): value
-            for key, value in os.environ.items()
-            if key.startswith(("KAFKA_SECURITY_", "KAFKA_SASL_", "KAFKA_SSL_")) and value
-        }
-        return cls(
-            bootstrap_servers=_env("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
-            topic_prefix=_env("SUNLIGHT_TOPIC_PREFIX", cls.topic_prefix),
-            app_id=_env("SUNLIGHT_APP_ID", cls.app_id),
-            web_host=_env("SUNLIGHT_WEB_HOST", cls.web_host),
-            web_port=int(_env("SUNLIGHT_WEB_PORT", str(cls.web_port))),
-            data_dir=Path(_env("SUNLIGHT_DATA_DIR", str(cls.data_dir))),
-            partitions=int(_env("SUNLIGHT_PARTITIONS", str(cls.partitions))),
-            max_record_bytes=int(_env("SUNLIGHT_MAX_RECORD_BYTES", str(cls.max_record_bytes))),
-            max_message_bytes=int(_env("SUNLIGHT_MAX_MESSAGE_BYTES",
-                                       str(cls.max_message_bytes))),
-            detectors_file=Path(_env("SUNLIGHT_DETECTORS_FILE", str(cls.detectors_file))),
-            mask_person_ids=_env_bool("SUNLIGHT_MASK_PERSON_IDS", cls.mask_person_ids),
-            dedupe_horizon_s=float(_env("SUNLIGHT_DEDUPE_HORIZON_S", str(cls.dedupe_horizon_s))),
-            dedupe_max_ids=int(_env("SUNLIGHT_DEDUPE_MAX_IDS", str(cls.dedupe_max_ids))),
-            log_level=_env("SUNLIGHT_LOG_LEVEL", cls.log_level),
-            api_token=_env("SUNLIGHT_API_TOKEN", cls.api_token),
-            session_timeout_s=float(_env("SUNLIGHT_SESSION_TIMEOUT_S",
-                                         str(cls.session_timeout_s))),
-            kafka_security=security,
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings, every variable checked: :class:`SettingsError` names the first one
+        that is not usable. Unset or empty variables keep their defaults."""
+        env = os.environ if environ is None else environ
+        values = {v.field: _read(v.name, env[v.name], v.form, v.parse)
+                  for v in VARIABLES if env.get(v.name)}
+        security: dict[str, str] = {}
+        for name, raw in sorted(env.items()):
+            if not raw or not name.startswith(("KAFKA_SECURITY_", "KAFKA_SASL_", "KAFKA_SSL_")):
+                continue
+            if name not in KAFKA_SECURITY_VARIABLES:
+                raise SettingsError(f"{name} is not a setting Sunlight knows: expected one of "
+                                    f"{', '.join(KAFKA_SECURITY_VARIABLES)}")
+            form, parse = KAFKA_SECURITY_VARIABLES[name]
+            security[name[len("KAFKA_"):].lower()] = str(_read(name, raw, form, parse))
+        return cls(**values, kafka_security=security)
 
     def topic(self, name: str) -> str:
         """The real topic name of a logical topic (input, output or internal)."""

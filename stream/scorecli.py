@@ -227,8 +227,12 @@ def read_windows(path: Path, series: str) -> list[tuple[float, float]]:
                          "of dates or RFC 3339 times") from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sunlight score", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    from stream.usage import HelpFormatter, env_help
+
+    parser = argparse.ArgumentParser(prog="sunlight score", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter,
+                                     epilog=env_help(["SUNLIGHT_DETECTORS_FILE"]))
     parser.add_argument("--in", dest="src", required=True,
                         help="CSV of timestamp,value ('-': stdin)")
     parser.add_argument("--out", dest="dst", default="-", help="CSV to write ('-': stdout)")
@@ -248,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the picture's size in pixels")
     parser.add_argument("--labels", type=Path, default=None,
                         help="labelled windows to draw (JSON; see above)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.labels is not None and args.plot is None:
         raise SystemExit("sunlight score: --labels is drawn by --plot: give --plot too")
     src = sys.stdin if args.src == "-" else open(args.src, newline="")  # noqa: SIM115

@@ -1,0 +1,78 @@
+"""Shell completion for ``sunlight``, written from the command line's own parser, so a new
+command or option completes without anyone editing a script.
+
+bash: ``source <(sunlight completion bash)``; zsh: the same with ``zsh`` (bash's completion
+function through zsh's ``bashcompinit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+
+def _words(parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
+    """(option strings, the choices of its positional arguments) of one parser."""
+    options: list[str] = []
+    choices: list[str] = []
+    for action in parser._actions:  # argparse has no public listing of its actions
+        if action.option_strings:
+            options += action.option_strings
+        elif action.choices and not isinstance(action, argparse._SubParsersAction):
+            choices += [str(c) for c in action.choices]
+    return options, choices
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def bash(parser: argparse.ArgumentParser,
+         own: dict[str, argparse.ArgumentParser] | None = None) -> str:
+    """A bash completion function for ``parser``'s program: commands first, then each
+    command's options and choices, and file names where a value is expected. ``own``: the
+    parsers of commands that parse their arguments themselves."""
+    prog = parser.prog
+    commands = {**_commands(parser), **(own or {})}
+    top_options, _ = _words(parser)
+    cases = []
+    for name, sub in commands.items():
+        options, choices = _words(sub)
+        cases.append(f"        {shlex.quote(name)}) opts={shlex.quote(' '.join(options))}; "
+                     f"choices={shlex.quote(' '.join(choices))} ;;")
+    function = f"_{prog.replace('-', '_')}_complete"
+    return "\n".join([
+        f"# {prog} completion (bash): source <({prog} completion bash)",
+        f"{function}() {{",
+        '    local cur="${COMP_WORDS[COMP_CWORD]}" opts="" choices=""',
+        "    if [[ $COMP_CWORD -eq 1 ]]; then",
+        f"        COMPREPLY=($(compgen -W {shlex.quote(' '.join([*commands, *top_options]))}"
+        ' -- "$cur"))',
+        "        return",
+        "    fi",
+        '    case "${COMP_WORDS[1]}" in',
+        *cases,
+        "    esac",
+        '    if [[ "$cur" == -* ]]; then',
+        '        COMPREPLY=($(compgen -W "$opts" -- "$cur"))',
+        "    else",
+        '        COMPREPLY=($(compgen -W "$choices" -- "$cur") $(compgen -f -- "$cur"))',
+        "    fi",
+        "}",
+        f"complete -o filenames -F {function} {prog}",
+    ])
+
+
+def script(parser: argparse.ArgumentParser, shell: str,
+           own: dict[str, argparse.ArgumentParser] | None = None) -> str:
+    """The completion script of ``parser`` for ``shell`` (bash or zsh)."""
+    if shell == "bash":
+        return bash(parser, own)
+    if shell == "zsh":
+        return "\n".join([f"#compdef {parser.prog}",
+                          "autoload -U +X bashcompinit && bashcompinit",
+                          bash(parser, own)])
+    raise ValueError(f"no completion for shell {shell!r} (bash or zsh)")
