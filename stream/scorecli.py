@@ -194,6 +194,8 @@ def read_rows(stream: TextIO) -> Iterator[tuple[int, str, float]]:
                 continue
             raise SystemExit(
                 f"sunlight score: line {number}: value {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise SystemExit(f"sunlight score: line {number}: value {text!r} is not finite")
         yield number, stamp, value
 
 

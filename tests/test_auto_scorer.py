@@ -225,6 +225,17 @@ def test_score_refuses_unknown_models(tmp_path: Path) -> None:
             score_main(["--in", str(tmp_path / "in.csv"), "--model", spec])
 
 
+@pytest.mark.parametrize("line, message", [("nope,3", "'nope' is not a date"),
+                                           ("2026-03-02,inf", "'inf' is not finite"),
+                                           ("2026-03-02,nan", "'nan' is not finite"),
+                                           ("2026-03-02,x", "'x' is not a number")])
+def test_score_model_refuses_bad_rows_with_their_line(tmp_path: Path, line: str,
+                                                      message: str) -> None:
+    (tmp_path / "in.csv").write_text(f"timestamp,value\n2026-03-01,1\n{line}\n")
+    with pytest.raises(SystemExit, match=f"line 3: .*{message}"):
+        score_main(["--in", str(tmp_path / "in.csv"), "--model", "auto"])
+
+
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
