@@ -28,6 +28,7 @@ from typing import Any, cast
 
 import faust
 import orjson
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import (
     CorruptRecordException,
@@ -35,8 +36,9 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.tables.manager import TableManager
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
@@ -61,6 +63,7 @@ from stream.privacy import mask
 from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
+from stream.web import WebServer
 
 log = logging.getLogger("sunlight")
 
@@ -103,7 +106,10 @@ class Sunlight:
             web_host=settings.web_host,
             web_bind=settings.web_host,
             web_port=settings.web_port,
-            web_tables_enabled=False,  # never serve table contents (person ids) over HTTP
+            # Faust's web server (its /, /router/ and table views) is off: the web port is
+            # ours (stream/web.py), serving only health, metrics and the pre-check.
+            web_enabled=False,
+            web_tables_enabled=False,
             topic_partitions=settings.partitions,
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
@@ -118,7 +124,9 @@ class Sunlight:
             broker_session_timeout=settings.session_timeout_s,
             broker_heartbeat_interval=max(1.0, settings.session_timeout_s / 10),
         )
-        setup_prometheus_sensors(self.app, registry=self.metrics.registry, name_prefix="faust")
+        # Faust's sensor, on our registry (served by our /metrics).
+        self.app.monitor = PrometheusMonitor(
+            metrics=FaustMetrics.create(self.metrics.registry, "faust"))
         for detector in detectors:  # series exist from the start, so a first alert is a rate
             for severity in ("red", "yellow"):
                 self.metrics.alerts.labels(detector.name, severity, "review")
@@ -145,7 +153,6 @@ class Sunlight:
         self.ingest_consumer: AIOKafkaConsumer | None = None
         self._verdict_agent()
         self._web_and_timers()
-        precheck.install(self)
 
     def internal_topics(self) -> dict[str, bool]:
         """The worker's own topics (full name -> compacted?)."""
@@ -506,12 +513,10 @@ class Sunlight:
                                     self.internal_topics())
             await asyncio.gather(self._ingest(), self.keyed.run())
 
-        @app.page("/livez")
-        async def livez(web: Any, request: Any) -> Any:
-            return web.json({"status": "alive"})
+        async def livez(request: Any) -> web.Response:
+            return web.json_response({"status": "alive"})
 
-        @app.page("/readyz")
-        async def readyz(web: Any, request: Any) -> Any:
+        async def readyz(request: Any) -> web.Response:
             # Ready: partitions assigned, their state recovered, and the registry caught up.
             assigned = bool(app.consumer.assignment()) if app.consumer else False
             recovered = (cast(TableManager, app.tables).recovery.completed.is_set()
@@ -522,7 +527,22 @@ class Sunlight:
             body = {"ready": ready, "registry_ready": view.ready.is_set(), "keyed_ready": keyed,
                     "partitions_assigned": assigned, "state_recovered": recovered,
                     "rebalancing": bool(app.rebalancing)}
-            return web.json(body, status=200 if ready else 503)
+            return web.json_response(body, status=200 if ready else 503)
+
+        async def prometheus(request: Any) -> web.Response:
+            return web.Response(body=generate_latest(metrics.registry),
+                                headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        server = WebServer(
+            {"/livez": {"GET": livez}, "/readyz": {"GET": readyz},
+             "/metrics": {"GET": prometheus}, "/v1/precheck": {"POST": precheck.handler(self)}},
+            host=self.settings.web_host, port=self.settings.web_port,
+            timeout_s=self.settings.web_timeout_s,
+            max_connections=self.settings.web_max_connections, metrics=metrics)
+
+        @app.task
+        async def web_port() -> None:
+            await server.serve()
 
         def forget_windows(sender: Any, *args: Any, **kwargs: Any) -> None:
             # Partitions moved: queues of due windows are rebuilt from the recovered state.

@@ -118,6 +118,11 @@ VARIABLES: tuple[Variable, ...] = (
              "address of the metrics, health and pre-check endpoints"),
     Variable("SUNLIGHT_WEB_PORT", "web_port", "a port number 1-65535", _whole(1, 65535),
              "port of the metrics, health and pre-check endpoints"),
+    Variable("SUNLIGHT_WEB_TIMEOUT_S", "web_timeout_s", "a number of seconds > 0",
+             _positive_seconds, "time a web client has to send a request; idle connections "
+             "are closed after as long"),
+    Variable("SUNLIGHT_WEB_MAX_CONNECTIONS", "web_max_connections", "a whole number >= 8",
+             _whole(8), "open web connections at most (lowered to fit the open-files limit)"),
     Variable("SUNLIGHT_DATA_DIR", "data_dir", "a folder path", Path, "worker state folder"),
     Variable("SUNLIGHT_PARTITIONS", "partitions", "a whole number >= 1", _whole(1),
              "partitions of internal topics and changelogs"),
@@ -174,6 +179,11 @@ class Settings:
     app_id: str = "sunlight"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    #: Seconds a web client has to send a request (head or body) before it is cut off, and
+    #: an idle connection is kept.
+    web_timeout_s: float = 5.0
+    #: Open web connections at most (lowered to fit the open-files limit).
+    web_max_connections: int = 256
     data_dir: Path = ROOT / "var" / "worker"
     #: Partitions of the internal (repartitioned) topics and of the state changelogs. Choose it
     #: up front: it bounds how many workers can share the work.

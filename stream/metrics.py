@@ -73,6 +73,13 @@ class Metrics:
             "sunlight_precheck_seconds", "Time to answer a payment pre-check",
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=r)
+        self.http_responses = Counter(
+            "sunlight_http_responses",
+            "Answers on the web port, per route (other: any unknown path) and status",
+            ["route", "status"], registry=r)
+        self.http_connections_closed = Counter(
+            "sunlight_http_connections_closed",
+            "Idle web connections closed to make room at the connection cap", registry=r)
         self.dispositions = Counter(
             "sunlight_dispositions",
             "Verification results applied to alerts, per detector and verdict",

@@ -4,7 +4,7 @@ A payment system sends a ``requested`` payment (the contract's payment record) a
 ``allow`` or ``hold`` with the reasons, from the same in-memory registry view the stream uses.
 A hold is also published as an alert (same id the stream gives the same payment), so the
 inspectors see it. Authenticated by a bearer token (``SUNLIGHT_API_TOKEN``); bad requests get a
-400 with the schema error, never a 500. Described by ``schemas/precheck.openapi.yaml``.
+4xx with a JSON error, never a 500. Described by ``schemas/precheck.openapi.yaml``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from faust import web
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
 from detectors.findings import alert_id
 from detectors.precheck import payment_checks, precheck
 from schemas import RecordError, decode, event_ts
+from stream.web import BodyError, Handler, read_body
 
 if TYPE_CHECKING:
     from stream.app import Sunlight
@@ -26,52 +28,65 @@ if TYPE_CHECKING:
 log = logging.getLogger("sunlight.precheck")
 
 
-def install(sunlight: Sunlight) -> None:
-    app, settings, metrics = sunlight.app, sunlight.settings, sunlight.metrics
+def bearer_token(request: BaseRequest) -> bytes:
+    """The bearer token as the raw bytes sent (any bytes at all: compared, never decoded or
+    logged); empty when there is none."""
+    for name, value in request.raw_headers:
+        if name.lower() == b"authorization" and value.startswith(b"Bearer "):
+            return value[7:]
+    return b""
+
+
+def handler(sunlight: Sunlight) -> Handler:
+    settings, metrics = sunlight.settings, sunlight.metrics
     checks = payment_checks(sunlight.detectors)
     token = settings.api_token.encode() if settings.api_token else b""
     if not token:
         log.warning("SUNLIGHT_API_TOKEN is not set: /v1/precheck refuses every caller (401)")
 
-    def answer(view: web.View, decision: str, body: dict[str, Any], status: int,
-               started: float) -> Any:
+    def answer(decision: str, body: dict[str, Any], status: int,
+               started: float) -> web.Response:
         metrics.precheck_requests.labels(decision).inc()
         metrics.precheck_seconds.observe(time.perf_counter() - started)
-        return view.json(body, status=status)
+        return web.json_response(body, status=status)
 
-    @app.page("/v1/precheck")
-    class Precheck(web.View):
-        async def post(self, request: web.Request) -> web.Response:
-            started = time.perf_counter()
-            header = request.headers.get("Authorization", "")
-            given = header[7:].encode() if header.startswith("Bearer ") else b""
-            if not token or not hmac.compare_digest(given, token):
-                return answer(self, "unauthorized", {"error": "unauthorized"}, 401, started)
-            raw = await request.read()
-            try:
-                record = decode("payments", raw, settings.max_record_bytes)
-                if record["status"] != "requested":
-                    raise RecordError(
-                        "bad_value", "field 'status' must be 'requested' for a pre-check, "
-                        f"got {record['status']!r}", "status")
-            except RecordError as err:
-                return answer(self, "bad_request",
-                              {"error": err.reason, "code": err.code, "field": err.field},
-                              400, started)
-            if not sunlight.view.ready.is_set():
-                return answer(self, "unavailable",
-                              {"error": "the registry is still loading; retry shortly"},
-                              503, started)
-            ts = event_ts(record)
-            decision, findings = precheck(record, ts, sunlight.view.registry, checks)
-            reasons = []
-            for finding in findings:
-                reasons.append({
-                    "detector": finding.detector, "severity": finding.severity,
-                    "action": finding.action, "summary": finding.summary,
-                    "evidence": finding.evidence, "alert_id": alert_id(finding),
-                })
-                await (await sunlight.publish_finding(finding, time.time()))
-            body = {"decision": decision, "event_id": record["event_id"], "reasons": reasons,
-                    "alert_ids": [r["alert_id"] for r in reasons]}
-            return answer(self, decision, body, 200, started)
+    async def post(request: BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        if not token or not hmac.compare_digest(bearer_token(request), token):
+            response = answer("unauthorized", {"error": "unauthorized"}, 401, started)
+            response.force_close()  # the body is not read
+            return response
+        try:
+            raw = await read_body(request, settings.max_record_bytes, settings.web_timeout_s)
+        except BodyError:
+            metrics.precheck_requests.labels("bad_request").inc()
+            raise
+        try:
+            record = decode("payments", raw, settings.max_record_bytes)
+            if record["status"] != "requested":
+                raise RecordError(
+                    "bad_value", "field 'status' must be 'requested' for a pre-check, "
+                    f"got {record['status']!r}", "status")
+        except RecordError as err:
+            return answer("bad_request",
+                          {"error": err.reason, "code": err.code, "field": err.field},
+                          400, started)
+        if not sunlight.view.ready.is_set():
+            return answer("unavailable",
+                          {"error": "the registry is still loading; retry shortly"},
+                          503, started)
+        ts = event_ts(record)
+        decision, findings = precheck(record, ts, sunlight.view.registry, checks)
+        reasons = []
+        for finding in findings:
+            reasons.append({
+                "detector": finding.detector, "severity": finding.severity,
+                "action": finding.action, "summary": finding.summary,
+                "evidence": finding.evidence, "alert_id": alert_id(finding),
+            })
+            await (await sunlight.publish_finding(finding, time.time()))
+        body = {"decision": decision, "event_id": record["event_id"], "reasons": reasons,
+                "alert_ids": [r["alert_id"] for r in reasons]}
+        return answer(decision, body, 200, started)
+
+    return post

@@ -4,6 +4,7 @@ and consumers. Each test world gets a topic prefix of its own, so tests never se
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -60,8 +61,9 @@ class World:
     def flush(self) -> None:
         self.producer.flush()
 
-    def start_worker(self, **env: str) -> WorkerProcess:
-        worker = WorkerProcess(self, len(self.workers), env)
+    def start_worker(self, open_files: int | None = None, **env: str) -> WorkerProcess:
+        """A worker process; ``open_files``: its open-files limit (``ulimit -n``)."""
+        worker = WorkerProcess(self, len(self.workers), env, open_files)
         self.workers.append(worker)
         return worker
 
@@ -125,7 +127,8 @@ class World:
 class WorkerProcess:
     """``sunlight worker`` as a real OS process."""
 
-    def __init__(self, world: World, index: int, env: dict[str, str]) -> None:
+    def __init__(self, world: World, index: int, env: dict[str, str],
+                 open_files: int | None = None) -> None:
         self.port = free_port()
         self.log_path = world.tmp / f"worker-{world.prefix}{index}.log"
         full_env = {
@@ -139,9 +142,15 @@ class WorkerProcess:
             **env,
         }
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+
+        def limit_open_files() -> None:
+            if open_files is not None:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
+
         self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"],
                                         cwd=ROOT, env=full_env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, preexec_fn=limit_open_files)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
