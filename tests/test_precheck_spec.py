@@ -60,6 +60,6 @@ def test_the_examples_in_the_description_are_valid() -> None:
 
 def test_every_answer_the_server_gives_is_described() -> None:
     responses = SPEC["paths"]["/v1/precheck"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "401", "503"}
+    assert set(responses) == {"200", "400", "401", "408", "413", "503"}
     decision = SPEC["components"]["schemas"]["Decision"]["properties"]["decision"]
     assert decision["enum"] == ["allow", "hold"]
