@@ -186,6 +186,35 @@ def test_dashboard_queries_parse(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_dashboard_filters_by_template_variables(tmp_path: Path) -> None:
+    """Worker, detector and region are choices on the dashboard, not hard-coded: each a query
+    variable on the provisioned datasource (multi-value, All by default), and every panel
+    selector filters by the worker. Which selectors need the detector and region filters is
+    checked against a real Prometheus (tests/integration/test_prometheus.py)."""
+    board = dashboard()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert set(variables) == {"instance", "detector", "region"}
+    selectors = []
+    for name, variable in variables.items():
+        assert variable["type"] == "query" and variable["multi"] and variable["includeAll"]
+        assert variable["allValue"] == ".*" and variable["current"]["value"] == ["$__all"]
+        assert variable["datasource"] == {"type": "prometheus", "uid": provisioned_uid()}
+        match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable["definition"])
+        assert match and match.group(2) == name, variable["definition"]
+        assert variable["query"]["query"] == variable["definition"]
+        selectors.append(match.group(1))
+    rules = [{"record": f"dashboard:variable_{i}", "expr": s} for i, s in enumerate(selectors)]
+    path = tmp_path / "variables.rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "variables", "rules": rules}]}))
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    selector = re.compile(r"\b((?:sunlight|faust)_[a-z0-9_]+|up)\b(?!\s*\()(\{[^}]*\})?")
+    for panel in all_panels(board["panels"]):
+        for target in panel.get("targets", []):
+            for metric, matchers in selector.findall(target["expr"]):
+                assert 'instance=~"$instance"' in matchers, (panel["title"], metric)
+
+
 def test_dashboard_covers_every_concern() -> None:
     exprs = " ".join(t["expr"] for p in all_panels(dashboard()["panels"])
                      for t in p.get("targets", []))

@@ -55,6 +55,14 @@ SILENCE_FOR = "2s"
 FEED_RATE = 150.0  # simulated records/s
 TOKEN = "e2e-precheck-token"
 METRIC_NAME = re.compile(r"\b(?:sunlight|faust)_[a-z0-9_]+\b")
+#: A metric selector in a panel's query: (metric name, its {matchers} or "").
+SELECTOR = re.compile(r"\b((?:sunlight|faust)_[a-z0-9_]+|up)\b(?!\s*\()(\{[^}]*\})?")
+
+
+def all_dashboard_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from all_dashboard_panels(panel.get("panels", []))
 
 
 class Prometheus:
@@ -179,12 +187,47 @@ def shortened_rules(tmp: Path) -> Path:
     return path
 
 
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(panel title, expr) of every target of every panel."""
+def dashboard_queries(chosen: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(panel title, expr) of every target of every panel, with the template variables
+    replaced as Grafana does: ``chosen`` values, else All (the variables' allValue)."""
     dashboard = json.loads(DASHBOARD.read_text())
-    return [(panel["title"], target["expr"])
+    values = {v["name"]: v["allValue"] for v in dashboard["templating"]["list"]}
+    values.update(chosen or {})
+
+    def expand(expr: str) -> str:
+        for name in sorted(values, key=len, reverse=True):
+            expr = expr.replace(f"${name}", values[name])
+        assert "$" not in expr, f"a variable the dashboard does not define: {expr}"
+        return expr
+
+    return [(panel["title"], expand(target["expr"]))
             for panel in dashboard["panels"] if panel["type"] != "row"
             for target in panel.get("targets", [])]
+
+
+#: A query variable's definition: label_values(<series selector>, <label>).
+LABEL_VALUES = re.compile(r"^label_values\((.+),\s*(\w+)\)$")
+
+
+def variable_values(prometheus: Prometheus) -> dict[str, set[str]]:
+    """What each of the dashboard's template variables offers, asked of Prometheus the way
+    Grafana asks it (the label's values over the variable's series selector)."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    offered = {}
+    for variable in dashboard["templating"]["list"]:
+        match = LABEL_VALUES.match(variable["definition"])
+        assert match, variable["definition"]
+        selector, label = match.groups()
+        answer = prometheus.get(f"/api/v1/label/{label}/values", **{"match[]": selector})
+        assert answer["status"] == "success", (variable["name"], answer)
+        offered[variable["name"]] = set(answer["data"])
+    return offered
+
+
+def labels_of(prometheus: Prometheus, metric: str) -> set[str]:
+    """Every label name the series of ``metric`` carry in Prometheus."""
+    answer = prometheus.get("/api/v1/series", **{"match[]": metric})
+    return {label for series in answer.get("data", []) for label in series}
 
 
 def exported(workers: list[WorkerProcess]) -> tuple[set[str], set[str]]:
@@ -332,6 +375,26 @@ def test_prometheus_scrapes_workers_dashboard_has_data_and_silence_alerts(
             time.sleep(1)
         assert not problems, "\n".join(problems)
         panels_ok_s = time.monotonic() - prometheus.started
+
+        # Template variables: each offers what Prometheus holds; every selector of a metric
+        # with an instance, detector or region label filters by that variable; narrowed to
+        # one worker, a panel shows that worker only.
+        offered = variable_values(prometheus)
+        assert offered["instance"] == {f"127.0.0.1:{w.port}" for w in workers}
+        assert "ineligible_subsidy_payee" in offered["detector"]  # the holds above
+        if declared("sunlight_alert_verdicts", exported(workers)[1]):
+            assert offered["region"], "the dispositions above name regions"
+        board = json.loads(DASHBOARD.read_text())
+        for panel in all_dashboard_panels(board["panels"]):
+            for target in panel.get("targets", []):
+                for metric, selector in SELECTOR.findall(target["expr"]):
+                    for label in {"instance", "detector", "region"} & labels_of(prometheus,
+                                                                              metric):
+                        assert f'{label}=~"${label}"' in selector, (panel["title"], metric)
+        one = f"127.0.0.1:{workers[0].port}"
+        narrowed = dict(dashboard_queries({"instance": one}))
+        result = prometheus.query(narrowed["Up per worker"])["data"]["result"]
+        assert [series["metric"]["instance"] for series in result] == [one]
 
         # Every rule still healthy after evaluating on live data.
         groups = prometheus.get("/api/v1/rules")["data"]["groups"]
