@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -191,6 +192,14 @@ class WorkerProcess:
                 return value
             time.sleep(0.5)
         raise AssertionError(f"{name} = {value}, expected >= {at_least}\n{self.tail()}")
+
+    def stacks(self, lines: int = 200) -> str:
+        """Where every asyncio task of the worker waits (it logs them on SIGUSR1), with the
+        log before it: for a test that finds the worker stuck."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        return self.tail(lines)
 
     def tail(self, lines: int = 60) -> str:
         self.log.flush()

@@ -68,24 +68,28 @@ def test_hostile_records_are_dead_lettered_and_good_ones_still_alert(
                 sent[f"{where.topic}:{where.partition}:{where.offset}"] = value
             world.produce("payments", {**GOOD_PAYMENT, "event_id": f"h-pay-{i}"})
         world.flush()
-        alerts = {a["id"]: a for a in world.read("alerts", expect=len(topics), timeout=90,
-                                                 distinct="id")}.values()
-        assert sorted(a["data"]["evidence"]["records"][0]["event_id"] for a in alerts) == [
-            f"h-pay-{i}" for i in range(len(topics))]
-        letters = world.read("dead-letters", expect=len(sent), timeout=90, settle=1,
-                             distinct="_key")
-        by_key = {letter["_key"]: letter for letter in letters}
-        assert sorted(by_key) == sorted(sent)  # every bad record, and nothing else
-        for key, letter in by_key.items():
-            assert letter["reason"] and letter["reason_code"]
-            assert base64.b64decode(letter["value_b64"] or "") == sent[key]  # bytes kept
-        assert {letter["reason_code"] for letter in letters} >= {
-            "not_json", "wrong_type", "bad_time", "oversized", "empty", "not_object"}
-        assert worker.process.poll() is None  # still running
-        # Counted before each dead letter is sent, so never fewer than the letters read.
-        metrics = worker.metrics()
-        rejected = sum(v for k, v in metrics.items()
-                       if k.startswith("sunlight_records_rejected_total"))
-        assert rejected >= len(letters) >= len(sent)
+        try:
+            alerts = {a["id"]: a for a in world.read("alerts", expect=len(topics), timeout=90,
+                                                     distinct="id")}.values()
+            assert sorted(a["data"]["evidence"]["records"][0]["event_id"] for a in alerts) == [
+                f"h-pay-{i}" for i in range(len(topics))]
+            letters = world.read("dead-letters", expect=len(sent), timeout=90, settle=1,
+                                 distinct="_key")
+            by_key = {letter["_key"]: letter for letter in letters}
+            assert sorted(by_key) == sorted(sent)  # every bad record, and nothing else
+            for key, letter in by_key.items():
+                assert letter["reason"] and letter["reason_code"]
+                assert base64.b64decode(letter["value_b64"] or "") == sent[key]  # bytes kept
+            assert {letter["reason_code"] for letter in letters} >= {
+                "not_json", "wrong_type", "bad_time", "oversized", "empty", "not_object"}
+            assert worker.process.poll() is None  # still running
+            # Counted before each dead letter is sent, so never fewer than the letters read.
+            metrics = worker.metrics()
+            rejected = sum(v for k, v in metrics.items()
+                           if k.startswith("sunlight_records_rejected_total"))
+            assert rejected >= len(letters) >= len(sent)
+        except AssertionError as exc:  # where the worker waits, for the one who debugs it
+            raise AssertionError(f"{exc}\n--- worker tasks and log ---\n{worker.stacks()}") \
+                from None
     finally:
         world.close()
