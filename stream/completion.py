@@ -11,16 +11,22 @@ import argparse
 import shlex
 
 
-def _words(parser: argparse.ArgumentParser) -> tuple[list[str], list[str]]:
-    """(option strings, the choices of its positional arguments) of one parser."""
+def _words(parser: argparse.ArgumentParser
+           ) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """(option strings, the choices of its positional arguments, option -> its value's
+    choices) of one parser."""
     options: list[str] = []
     choices: list[str] = []
+    values: dict[str, list[str]] = {}
     for action in parser._actions:  # argparse has no public listing of its actions
         if action.option_strings:
             options += action.option_strings
+            if action.choices:
+                for option in action.option_strings:
+                    values[option] = [str(c) for c in action.choices]
         elif action.choices and not isinstance(action, argparse._SubParsersAction):
             choices += [str(c) for c in action.choices]
-    return options, choices
+    return options, choices, values
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -37,17 +43,21 @@ def bash(parser: argparse.ArgumentParser,
     parsers of commands that parse their arguments themselves."""
     prog = parser.prog
     commands = {**_commands(parser), **(own or {})}
-    top_options, _ = _words(parser)
+    top_options = _words(parser)[0]
     cases = []
     for name, sub in commands.items():
-        options, choices = _words(sub)
+        options, choices, values = _words(sub)
+        by_option = "".join(f" {shlex.quote(o)}) values={shlex.quote(' '.join(v))} ;;"
+                            for o, v in values.items())
         cases.append(f"        {shlex.quote(name)}) opts={shlex.quote(' '.join(options))}; "
-                     f"choices={shlex.quote(' '.join(choices))} ;;")
+                     f"choices={shlex.quote(' '.join(choices))}"
+                     + (f'; case "$prev" in{by_option} esac' if values else "") + " ;;")
     function = f"_{prog.replace('-', '_')}_complete"
     return "\n".join([
         f"# {prog} completion (bash): source <({prog} completion bash)",
         f"{function}() {{",
-        '    local cur="${COMP_WORDS[COMP_CWORD]}" opts="" choices=""',
+        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
+        '    local opts="" choices="" values=""',
         "    if [[ $COMP_CWORD -eq 1 ]]; then",
         f"        COMPREPLY=($(compgen -W {shlex.quote(' '.join([*commands, *top_options]))}"
         ' -- "$cur"))',
@@ -56,7 +66,9 @@ def bash(parser: argparse.ArgumentParser,
         '    case "${COMP_WORDS[1]}" in',
         *cases,
         "    esac",
-        '    if [[ "$cur" == -* ]]; then',
+        '    if [[ -n "$values" ]]; then  # the value of an option that has choices',
+        '        COMPREPLY=($(compgen -W "$values" -- "$cur"))',
+        '    elif [[ "$cur" == -* ]]; then',
         '        COMPREPLY=($(compgen -W "$opts" -- "$cur"))',
         "    else",
         '        COMPREPLY=($(compgen -W "$choices" -- "$cur") $(compgen -f -- "$cur"))',

@@ -17,6 +17,7 @@ import pytest
 
 from stream.cli import build_parser
 from stream.config import KAFKA_SECURITY_VARIABLES, VARIABLES, Settings, SettingsError
+from stream.scorecli import DETECTORS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Environment a command must not inherit from the test run (it would hide the case).
@@ -182,6 +183,7 @@ def test_bash_completion(tmp_path: Path) -> None:
         "--dispositions", "--detectors"}
     assert completions(str(script), "sunlight", "dispose", "id", "con") == ["confirmed"]
     assert "--plot-size" in completions(str(script), "sunlight", "score", "--plot")
+    assert completions(str(script), "sunlight", "score", "--detector", "") == list(DETECTORS)
     # every option of every command is offered
     parser = build_parser()
     for name in commands():
