@@ -43,6 +43,12 @@ SCORE = ("SUNLIGHT_DETECTORS_FILE",)
 VIEW = (*KAFKA, "SUNLIGHT_MASK_PERSON_IDS")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number 1-65535")
+    return int(text)
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("sunlight")
@@ -73,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog=env_help(env), **kwargs)
 
     p = command("worker", "run one stream worker (Faust)", ALL)
-    p.add_argument("--web-port", type=int, help="metrics/health port (default SUNLIGHT_WEB_PORT)")
+    p.add_argument("--web-port", type=_port, help="metrics/health port (default SUNLIGHT_WEB_PORT)")
     p.add_argument("--data-dir", type=Path, help="worker state folder (default SUNLIGHT_DATA_DIR)")
 
     p = command("topics", "create the contract's topics (idempotent)", TOPICS)

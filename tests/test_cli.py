@@ -59,6 +59,12 @@ def test_a_bad_setting_stops_the_worker_with_one_line(name: str, value: str,
     assert line.startswith(f"sunlight: {name}={value!r}") and accepted in line
 
 
+def test_a_bad_option_value_is_refused_with_exit_2() -> None:
+    result = sunlight("worker", "--web-port", "http")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument --web-port: 'http' is not a port number 1-65535" in result.stderr
+
+
 def test_a_misspelt_kafka_security_variable_is_named() -> None:
     line = one_line_error(sunlight("topics", KAFKA_SSL_CAFIL="/etc/ssl/ca.pem"))
     assert "KAFKA_SSL_CAFIL is not a setting" in line and "KAFKA_SSL_CAFILE" in line
