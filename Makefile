@@ -18,12 +18,15 @@ run: install
 
 # Everything the tests need is installed or started on the way: the venv, Prometheus and
 # promtool (deploy/install-prometheus), the local broker (tests/conftest.py). Lint and the type
-# check first: they take seconds.
+# check first (seconds); the tests run even when they fail, and `make test` fails if any of
+# the three did.
 test: install
 	deploy/install-prometheus
-	$(BIN)/ruff check .
-	$(BIN)/mypy
-	$(BIN)/pytest
+	@status=0; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \
+	echo "$(BIN)/pytest"; $(BIN)/pytest || status=1; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check .
