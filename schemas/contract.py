@@ -437,7 +437,8 @@ def normalise_id(value: str) -> str:
     return unicodedata.normalize("NFKC", value.translate(_INVISIBLE)).strip()
 
 
-def _is_id(name: str) -> bool:
+def is_id_field(name: str) -> bool:
+    """Whether a field holds ids (its values are normalised with :func:`normalise_id`)."""
     return name.endswith(_ID_SUFFIXES) or name == "relatives"
 
 
@@ -454,10 +455,10 @@ def _normalise_ids(obj: dict) -> int:
             for name, x in value.items():
                 kind = type(x)
                 if kind is str:
-                    if _is_id(name):
+                    if is_id_field(name):
                         value[name] = normalise_id(x)
                 elif kind is list:
-                    if _is_id(name):
+                    if is_id_field(name):
                         x[:] = [normalise_id(i) if type(i) is str else i for i in x]
                     stack.append(x)
                 elif kind is dict:

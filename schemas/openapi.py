@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from schemas.contract import SCHEMAS
+from schemas.contract import SCHEMAS, is_id_field
 
 DESCRIPTION = Path(__file__).resolve().parent / "precheck.openapi.yaml"
 #: JSON Schema words that are about the file, not the record (OpenAPI 3.0 does not know them).
@@ -56,9 +56,21 @@ def to_openapi(schema: Any) -> Any:
     return out
 
 
+#: An id must keep a character once normalised (schemas.contract.normalise_id drops
+#: zero-width characters and surrounding space): JSON Schema's words for "not blank".
+VISIBLE_ID = r"[^\s\u200b\u200c\u200d\u2060\ufeff]"
+ID_WORDS = (" Compared after Unicode NFKC normalisation with zero-width characters removed and "
+            "surrounding space stripped; the limits hold after that.")
+
+
 def payment_request_schema(payment: dict[str, Any]) -> dict[str, Any]:
-    """The pre-check's request body: a payment record whose status is ``requested``."""
+    """The pre-check's request body: a payment record whose status is ``requested``; its ids
+    as the server reads them (see :data:`VISIBLE_ID`)."""
     request = to_openapi(payment)
+    for name, field in request["properties"].items():
+        if is_id_field(name) and field.get("type") == "string":
+            field["pattern"] = VISIBLE_ID
+            field["description"] = field.get("description", "") + ID_WORDS
     status = request["properties"]["status"]
     status["enum"] = ["requested"]
     status["description"] = "A pre-check is for a payment not yet made: requested."

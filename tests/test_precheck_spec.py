@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import copy
 
+import orjson
 import pytest
+from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_openapi
 
-from schemas import SCHEMAS, validate
+from schemas import SCHEMAS, RecordError, decode, validate
 from schemas import openapi as description_module
 from schemas.openapi import described, expected, payment_request_schema
 
@@ -51,6 +53,23 @@ def test_every_limit_of_the_contract_is_in_the_description() -> None:
     assert request["properties"]["status"]["enum"] == ["requested"]
     assert request["properties"]["project_id"]["nullable"] is True
     assert payment_request_schema(contract) == request
+
+
+@pytest.mark.parametrize("payee, valid", [
+    ("P-1", True), (" P-1\u200b", True), ("", False), ("   ", False), ("\u200b\ufeff", False),
+])
+def test_ids_the_server_refuses_as_blank_the_description_refuses(payee: str,
+                                                                 valid: bool) -> None:
+    request = SPEC["components"]["schemas"]["Payment"]
+    body = {**SPEC["paths"]["/v1/precheck"]["post"]["requestBody"]["content"][
+        "application/json"]["example"], "payee_id": payee}
+    assert OAS30Validator(request).is_valid(body) is valid
+    try:
+        decode("payments", orjson.dumps(body))  # what the server applies
+        accepted = True
+    except RecordError:
+        accepted = False
+    assert accepted is valid
 
 
 def test_the_examples_in_the_description_are_valid() -> None:
