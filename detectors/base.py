@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from detectors.registry import Registry
 
+DAY = 86400.0
+
 RED = "red"
 YELLOW = "yellow"
 REVIEW = "review"
@@ -147,6 +149,19 @@ class Detector:
         ``state`` is None for a new key and must stay JSON-serialisable and small (it is
         checkpointed to a Kafka changelog): prune what no window can need any more."""
         raise NotImplementedError
+
+    def retention_s(self) -> float:
+        """How far behind the watermark (event time, seconds) a record may be and still be
+        judged: the ``retention_days`` parameter, or for ever without one. The runner counts
+        an older record as late instead of applying it, so the state never needs more."""
+        days = self.params.get("retention_days")
+        return float("inf") if days is None else float(days) * DAY
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        """``state`` without what no record at or after event time ``horizon`` can need (the
+        watermark minus the retention; never a key's own newest record, which depends on
+        arrival); None when nothing is left."""
+        return state
 
     def is_late(self, event: Event, key: str, state: Any) -> bool:
         """True when the event belongs to a window already judged: the runner counts and logs

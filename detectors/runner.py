@@ -16,8 +16,8 @@ mutable mapping: a Faust table live, a dict offline.
 ('P1',)
 >>> runner.handle(event, "P1").duplicate
 False
->>> runner.commit()  # findings published: the event counts as seen
-1
+>>> runner.commit()  # findings published: the event counts as seen (and the watermark moved)
+2
 >>> runner.handle(event, "P1").duplicate
 True
 """
@@ -46,6 +46,32 @@ class Outcome:
     errors: list[tuple[str, Exception]] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class Source:
+    """What a keyed partition knows of one input source (a topic partition)."""
+
+    #: The largest event time the source has delivered (-inf: nothing yet).
+    progress: float = float("-inf")
+    #: Whether it has said it has nothing more to read right now.
+    caught_up: bool = False
+    #: Wall clock when it was first expected, and when last heard of (live only).
+    expected_at: float = 0.0
+    heard: float = 0.0
+
+    def holds(self, now: float | None, idle_after_s: float) -> bool:
+        """Whether this source holds the watermark back (see :meth:`Runner.observe`)."""
+        if now is None:
+            return self.progress == float("-inf") or not self.caught_up
+        if self.progress == float("-inf"):
+            return now - self.expected_at <= idle_after_s
+        return not self.caught_up and now - self.heard <= idle_after_s
+
+
+def watermark_key(partition: int) -> str:
+    """The state key a partition's watermark is kept under (no input id starts with NUL)."""
+    return f"\x00watermark:{partition}"
+
+
 def by_kind(detectors: Iterable[Detector]) -> dict[str, dict[str, list[Detector]]]:
     """Detectors grouped by key kind, then by input feed: one Runner (and, live, one internal
     topic and state table) per kind."""
@@ -72,16 +98,11 @@ class Runner:
         self.by_name = {d.name: d for ds in detectors_by_feed.values() for d in ds}
         self.state = state
         self.registry = registry
-        #: Per partition, event time "now" for window judgements: the smallest, over the input
-        #: sources (topic partitions) still flowing, of the largest event time each has
-        #: delivered to this partition. A min, not a max: when a backlog is read, one topic can
-        #: run days ahead of another, and a window must not be judged before the slower feed
-        #: has caught up with it. Per partition, because only within one partition is arrival
-        #: order the order the sources sent in.
+        #: Per partition, event time "now" for window judgements (see :meth:`observe`).
         self.watermarks: dict[int, float] = {}
         self.idle_after_s = idle_after_s
-        #: partition -> source -> (max event ts, wall clock last seen)
-        self._sources: dict[int, dict[str, tuple[float, float]]] = {}
+        #: partition -> source -> its progress, as this partition has heard of it.
+        self._sources: dict[int, dict[str, Source]] = {}
         #: Per partition, a heap of (due, key, detector name): the windows to judge, in
         #: order; None until built from the state.
         self._heaps: dict[int, list[tuple[float, str, str]]] | None = None
@@ -117,37 +138,61 @@ class Runner:
         return self.watermarks.get(0, float("-inf"))
 
     def expect(self, sources: Iterable[str], partitions: Iterable[int], now: float) -> None:
-        """Sources known to exist (every partition of the input topics): until one delivers
-        or has been silent for ``idle_after_s``, it holds the watermark back, so a topic read
-        late at start cannot find its windows already closed."""
+        """Sources known to exist (every partition of the input topics). One that has never
+        delivered holds the watermark back (for ``idle_after_s`` live), so a topic read late
+        at start cannot find its windows already closed."""
         for partition in partitions:
             known = self._sources.setdefault(partition, {})
             for source in sources:
-                known.setdefault(source, (float("-inf"), now))
+                known.setdefault(source, Source(expected_at=now, heard=now))
 
     def observe(self, source: str, ts: float, now: float | None = None,
-                partition: int = 0, record: bool = True) -> None:
-        """Advance ``partition``'s watermark with a record's event time from ``source`` (e.g.
-        its input topic and partition). ``now`` (wall clock, seconds) lets a source silent for
-        ``idle_after_s`` stop holding the watermark back; offline, pass None. An empty source
-        (alerts read back: their times come from events already counted) moves nothing.
-        ``record=False`` (a tick repeating a source's progress): the source counts as heard
-        from only if its progress moved, so a source that delivers nothing goes idle though
-        ticks keep naming it (e.g. one a restarted worker has nothing new to read from)."""
+                partition: int = 0, caught_up: bool | None = None
+                ) -> None:
+        """Advance ``partition``'s watermark with a source's progress (a record's event time,
+        or a tick's). ``caught_up``: whether the source (an input topic partition) has nothing
+        left to read (ticks say; records leave it as it was). An empty source (alerts read
+        back: their times come from events already counted) moves nothing.
+
+        The watermark is the smallest progress among the sources that *hold* it: one still
+        being read with a backlog behind it, or one that has not delivered yet (live: for
+        ``idle_after_s`` after it was expected). When none holds (every source caught up:
+        the feeds are merely fast, or live and quiet), it is the largest progress of all, so
+        windows close as soon as the inputs' event time has passed them; the detectors'
+        allowed lateness absorbs the skew between live feeds. Live (``now`` given, wall
+        clock seconds), a source not heard of for ``idle_after_s`` stops holding (its reader
+        is gone). It never goes back. Offline (``now`` None) sources hold until they say they
+        are caught up: a replay merged in event-time order is one source, never caught up."""
         if not source:
             return
         sources = self._sources.setdefault(partition, {})
-        best, seen = sources.get(source, (ts, now or 0.0))
-        if record or ts > best:
-            seen = now or 0.0
-        sources[source] = (max(best, ts), seen)
-        if now is None:
-            active = [b for b, _ in sources.values()]
-        else:
-            active = [b for b, seen in sources.values() if now - seen <= self.idle_after_s]
-        watermark = min(active, default=ts)
+        state = sources.get(source)
+        if state is None:
+            state = sources[source] = Source(expected_at=now or 0.0)
+        if ts > state.progress:
+            state.progress = ts
+        if caught_up is not None:
+            state.caught_up = caught_up
+        if now is not None:
+            state.heard = now
+        self._recompute(partition, now)
+
+    def _recompute(self, partition: int, now: float | None) -> None:
+        holding = float("inf")
+        latest = float("-inf")
+        for state in self._sources.get(partition, {}).values():
+            if state.progress > latest:
+                latest = state.progress
+            if state.holds(now, self.idle_after_s) and state.progress < holding:
+                holding = state.progress
+        watermark = holding if holding != float("inf") else latest
         if watermark > self.watermarks.get(partition, float("-inf")):
             self.watermarks[partition] = watermark
+            # Kept with the state: after a restart, what was late stays late.
+            key = watermark_key(partition)
+            entry = self._peek(key, partition)
+            entry["wm"] = watermark
+            self._staged[key] = entry
 
     def handle(self, event: Event, key: str, partition: int = 0, source: str | None = None,
                now: float | None = None) -> Outcome:
@@ -157,6 +202,7 @@ class Runner:
         write). ``source`` and ``now``: see :meth:`observe` (by default one source: input
         merged in event-time order, as in replay)."""
         outcome = Outcome()
+        self._heap(partition)  # after a start or rebalance: clocks are read from the state
         entry = self._peek(key, partition)
         seen_id = f"{event.feed}|{event.event_id}"
         if seen_id in entry["seen"]:
@@ -174,20 +220,27 @@ class Runner:
         # or an upstream retry comes minutes later, whatever the record's event time: a
         # backfill weeks late must not be forgotten at once); offline (no wall clock, no
         # crash) by the latest event time seen, which only grows.
-        self._heap(partition)  # after a start or rebalance: the clock is read from the state
         latest = self._latest[partition] = max(self._latest.get(partition, event.ts), event.ts)
         self._remember(entry, seen_id, now if now is not None else latest)
         self._advance(partition, outcome)
         return outcome
 
-    def tick(self, progress: Mapping[str, float], partition: int, now: float | None = None
+    def tick(self, progress: Mapping[str, Any], partition: int, now: float | None = None
              ) -> Outcome:
-        """A watermark tick (source -> event time reached): advance the watermark and judge
+        """A watermark tick (source -> event time reached, or [event time or None, caught
+        up]): advance the watermark and judge
         the windows of ``partition`` now due, though no event of theirs arrived (a silent
         project's week). Call :meth:`commit` after publishing its findings."""
         outcome = Outcome()
-        for source, ts in progress.items():
-            self.observe(source, ts, now, partition, record=False)
+        self._heap(partition)  # restores the kept watermark first
+        for source, value in progress.items():
+            if isinstance(value, list | tuple):  # [event time reached or None, caught up]
+                ts, caught_up = value
+                self.observe(source, float("-inf") if ts is None else ts, now, partition,
+                             caught_up=bool(caught_up))
+            else:
+                self.observe(source, value, now, partition)
+        self._recompute(partition, now)  # a source may have gone quiet since last time
         self._advance(partition, outcome)
         return outcome
 
@@ -211,7 +264,7 @@ class Runner:
         cache, state = self._cache, self.state
         for key in self._dirty:
             entry = cache[key]
-            if entry["s"] or entry["seen"]:
+            if entry["s"] or entry["seen"] or "wm" in entry:
                 # A copy: orjson's own result keeps a 4 KB buffer whatever its length
                 # (tracemalloc), 20x the entry's size in a table of a million keys.
                 state[key] = bytes(memoryview(orjson.dumps(entry)))
@@ -272,14 +325,21 @@ class Runner:
 
     def _process(self, detector: Detector, event: Event, key: str, entry: dict[str, Any],
                  partition: int, outcome: Outcome) -> None:
-        old = entry["s"].get(detector.name) if detector.stateful else None
-        if detector.stateful and detector.is_late(event, key, old):
+        if not detector.stateful:
+            outcome.findings.extend(detector.process(event, key, None, self.registry)[1])
+            return
+        old = entry["s"].get(detector.name)
+        horizon = self.watermarks.get(partition, float("-inf")) - detector.retention_s()
+        # Beyond retention the records it would meet may be gone: judging it could accuse
+        # (or clear) someone on partial evidence, so it is counted and logged instead.
+        if event.ts < horizon or detector.is_late(event, key, old):
             outcome.late.append(detector.name)
             return
         new, findings = detector.process(event, key, old, self.registry)
+        if new is not None and horizon > float("-inf"):
+            new = detector.forget(new, horizon)
         outcome.findings.extend(findings)
-        if detector.stateful:
-            self._store(detector, key, entry, partition, old, new)
+        self._store(detector, key, entry, partition, old, new)
 
     def _store(self, detector: Detector, key: str, entry: dict[str, Any], partition: int,
                old: Any, new: Any) -> None:
@@ -299,6 +359,10 @@ class Runner:
                 if raw is None:
                     continue
                 entry = orjson.loads(raw)
+                if "wm" in entry:  # the watermark goes on from where the state left it
+                    if entry["wm"] > self.watermarks.get(entry["p"], float("-inf")):
+                        self.watermarks[entry["p"]] = entry["wm"]
+                    continue
                 if entry["seen"]:  # the dedupe clock goes on from where the state left it
                     stamp = next(reversed(entry["seen"].values()))
                     if stamp > self._latest.get(entry["p"], float("-inf")):

@@ -9,7 +9,7 @@ import orjson
 from detectors.base import Event
 from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.registry import Registry
-from detectors.runner import Runner
+from detectors.runner import Runner, watermark_key
 
 DAY = 86400.0
 T0 = 1_778_000_000.0  # 2026-05-05
@@ -69,8 +69,9 @@ def test_batched_writes_reach_the_state_once_per_key_at_flush() -> None:
     r = runner(batch_writes=True)
     feed(r, [purchase(n, T0 + n * 60) for n in range(10)])
     assert r.state == {}  # nothing written yet: the stage writes after the alerts are out
-    assert r.flush() == 1
+    assert r.flush() == 2  # the key's entry, and the partition's watermark
     assert "H1|D1" in r.state
+    assert orjson.loads(r.state[watermark_key(0)])["wm"] == T0 + 9 * 60
 
 
 def test_state_survives_a_restart_from_its_written_entries() -> None:
