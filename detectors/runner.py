@@ -67,6 +67,19 @@ class Source:
         return not self.caught_up and now - self.heard <= idle_after_s
 
 
+#: Feeds that carry Sunlight's own alerts back in: their times come from events already
+#: counted, so they never move or hold a watermark.
+FEEDBACK_FEEDS = frozenset({"alerts"})
+
+
+def clock_feeds(kinds: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """kind -> the input feeds whose event time is its clock: those it reads, or, for a kind
+    that reads only alerts (escalation), every feed some kind reads."""
+    every = sorted({feed for by_feed in kinds.values() for feed in by_feed} - FEEDBACK_FEEDS)
+    return {kind: [feed for feed in every if feed in by_feed] or every
+            for kind, by_feed in kinds.items()}
+
+
 def watermark_key(partition: int) -> str:
     """The state key a partition's watermark is kept under (no input id starts with NUL)."""
     return f"\x00watermark:{partition}"

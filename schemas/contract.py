@@ -82,6 +82,7 @@ REASON_CODES = frozenset({
     "empty",
     "duplicate_key",
     "key_mismatch",
+    "future_time",
 })
 
 TIME_YEARS = (1970, 2100)  # event times outside these years are absurd

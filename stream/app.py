@@ -42,7 +42,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
-from detectors.runner import Outcome, Runner, by_kind
+from detectors.runner import Outcome, Runner, by_kind, clock_feeds
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
 from stream import precheck
@@ -135,6 +135,7 @@ class Sunlight:
         self.keyed = KeyedStage(self)
         self.runners = {
             kind: Runner(by_feed, self.keyed.stores[kind], self.view.registry,
+                         idle_after_s=settings.source_idle_s,
                          dedupe_horizon_s=settings.dedupe_horizon_s,
                          dedupe_max_ids=settings.dedupe_max_ids, batch_writes=True)
             for kind, by_feed in self.kinds.items()
@@ -143,6 +144,9 @@ class Sunlight:
                              for kind in self.kinds}
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
+        #: feed -> input source this worker reads -> whether it has nothing left to read.
+        self.source_caught_up: dict[str, dict[str, bool]] = {}
+        self.time_feeds = clock_feeds(self.kinds)
         self._ticked: dict[str, dict[str, float]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
@@ -182,8 +186,7 @@ class Sunlight:
         topic_name = self.settings.topic(feed)
         return IngestFeed(
             feed, topic_name, routes,
-            ticking=any(feed in by_feed for by_feed in self.kinds.values())
-            and feed not in FEEDBACK_FEEDS,
+            ticking=any(feed in feeds for feeds in self.time_feeds.values()),
             records_in=self.metrics.records_in.labels(topic_name),
             last_seen=self.metrics.last_event_time.labels(topic_name),
             progress=self.source_progress.setdefault(feed, {}),
@@ -217,10 +220,13 @@ class Sunlight:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 started = time.perf_counter()
                 pending: list[Awaitable[Any]] = []
+                latest_ts = time.time() + settings.future_tolerance_s
                 for tp, messages in batches.items():
                     feed = feeds[tp.topic]
                     for message in messages:
-                        await self._ingest_one(feed, message, producer, pending)
+                        await self._ingest_one(feed, message, producer, pending, latest_ts)
+                # After the batch's records are sent: no tick can say "caught up" before them.
+                await self._note_caught_up(consumer, feeds)
                 if not batches:
                     continue
                 await asyncio.gather(*pending)
@@ -232,12 +238,27 @@ class Sunlight:
         finally:
             await consumer.stop()
 
+    async def _note_caught_up(self, consumer: AIOKafkaConsumer,
+                              feeds: dict[str, IngestFeed]) -> None:
+        """Which of this worker's input partitions have nothing left to read: a caught-up
+        source stops holding event time back (detectors.runner.Runner.observe). Partitions no
+        longer assigned are forgotten: their new owner speaks for them."""
+        caught: dict[str, dict[str, bool]] = {}
+        for tp in consumer.assignment():
+            feed = feeds.get(tp.topic)
+            if feed is None or not feed.ticking:
+                continue
+            highwater = consumer.highwater(tp)
+            done = highwater is not None and await consumer.position(tp) >= highwater
+            caught.setdefault(feed.name, {})[f"{tp.topic}:{tp.partition}"] = done
+        self.source_caught_up = caught
+
     async def _ingest_one(self, feed: IngestFeed, message: Any, producer: Any,
-                          pending: list[Awaitable[Any]]) -> None:
+                          pending: list[Awaitable[Any]], latest_ts: float) -> None:
         feed.records_in.inc()
         feed.last_seen.set(time.time())
         try:
-            await self._route(feed, message, producer, pending)
+            await self._route(feed, message, producer, pending, latest_ts)
         except Exception as exc:  # a poison record: it goes to dead-letters, the stage goes on
             log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition,
                           message.offset)
@@ -247,7 +268,7 @@ class Sunlight:
                          message.offset, self.settings.max_message_bytes), feed.topic))
 
     async def _route(self, feed: IngestFeed, message: Any, producer: Any,
-                     pending: list[Awaitable[Any]]) -> None:
+                     pending: list[Awaitable[Any]], latest_ts: float) -> None:
         settings = self.settings
         if is_deletion(feed.name, message.value, message.key):
             return  # the registry view deletes the entry: nothing to route, nothing rejected
@@ -255,6 +276,7 @@ class Sunlight:
             feed.name, message.value, key=message.key, topic=message.topic,
             partition=message.partition, offset=message.offset,
             max_bytes=settings.max_record_bytes, letter_bytes=settings.max_message_bytes,
+            latest_ts=latest_ts,
         )
         if not isinstance(result, Rejected) and feed.name == "registry":
             err = registry_key_error(message.key, result.record)
@@ -296,9 +318,11 @@ class Sunlight:
         """Tell every keyed partition how far in event time each input partition this worker
         reads has come: the watermark reaches partitions that no record was routed to, and a
         topic read ahead of another cannot close windows the other is still filling."""
-        for kind, by_feed in self.kinds.items():
-            tick = {source: ts for feed in by_feed
-                    for source, ts in self.source_progress.get(feed, {}).items()}
+        for kind, time_feeds in self.time_feeds.items():
+            # source -> [event time reached (None: nothing yet), caught up]
+            tick = {source: [self.source_progress.get(feed, {}).get(source), caught_up]
+                    for feed in time_feeds
+                    for source, caught_up in self.source_caught_up.get(feed, {}).items()}
             # Unchanged progress is sent again now and then: a keyed partition re-judges which
             # sources went silent (idle) only when it hears something.
             now = time.monotonic()

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.0,
                    help="seconds an alert's time may differ from its label's")
     p.add_argument("--out", type=Path, help="write the alerts here (JSONL)")
+    p.add_argument("--now", help="reject records dated after this time (RFC 3339) plus "
+                                 "SUNLIGHT_FUTURE_TOLERANCE_S, as a live worker would at that "
+                                 "time (default: the inputs' own bulk, see stream/replay.py)")
     p.add_argument("--report", type=Path, help="write the report here (JSON)")
     p.add_argument("--detectors", type=Path, help="detectors file (default "
                                                   "SUNLIGHT_DETECTORS_FILE)")
@@ -285,7 +288,16 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from detectors.config import ConfigError, load_detectors
-    from stream.replay import Replay, feed_of, input_files, read_lines, score
+    from schemas import RecordError, parse_time
+    from stream.replay import (
+        Replay,
+        bulk_latest,
+        event_times,
+        feed_of,
+        input_files,
+        read_lines,
+        score,
+    )
 
     if args.detectors and not args.detectors.is_file():  # named, so it must be there
         print(f"sunlight: --detectors {args.detectors}: no such file", file=sys.stderr)
@@ -300,8 +312,16 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         print("sunlight replay: no JSONL files named after a topic among the inputs",
               file=sys.stderr)
         return 2
+    if args.now:
+        try:
+            latest_ts = parse_time(args.now).timestamp() + settings.future_tolerance_s
+        except RecordError as exc:
+            print(f"sunlight replay: --now: {exc}", file=sys.stderr)
+            return 2
+    else:
+        latest_ts = bulk_latest(event_times(files), settings.future_tolerance_s)
     replay = Replay(detectors, source=f"sunlight/{settings.app_id}",
-                    max_bytes=settings.max_record_bytes,
+                    max_bytes=settings.max_record_bytes, latest_ts=latest_ts,
                     # no wall clock offline: ids are forgotten only beyond the cap
                     dedupe_max_ids=settings.dedupe_max_ids)
     for path in files:

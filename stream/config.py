@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detectors.runner import FEEDBACK_FEEDS as detector_feedback
+
 #: Logical feed name -> default topic name (CONTRACT.md). Topic names get ``topic_prefix``.
 INPUT_TOPICS: dict[str, str] = {
     "bids": "bids",
@@ -24,7 +26,7 @@ INPUT_TOPICS: dict[str, str] = {
 }
 OUTPUT_TOPICS: dict[str, str] = {"alerts": "alerts", "dead-letters": "dead-letters"}
 #: Output topics that second-line detectors (escalation) read back as input feeds.
-FEEDBACK_FEEDS = ("alerts",)
+FEEDBACK_FEEDS = tuple(sorted(detector_feedback))
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,6 +145,12 @@ VARIABLES: tuple[Variable, ...] = (
              _one_of("debug", "info", "warning", "error", "critical"), "log level"),
     Variable("SUNLIGHT_LOG_FORMAT", "log_format", "text or json", _one_of("text", "json"),
              "log lines as text or as one JSON object each"),
+    Variable("SUNLIGHT_FUTURE_TOLERANCE_S", "future_tolerance_s", "a number of seconds > 0",
+             _positive_seconds, "how far ahead of the clock an event_time may be (later: "
+             "dead-lettered as future_time)"),
+    Variable("SUNLIGHT_SOURCE_IDLE_S", "source_idle_s", "a number of seconds > 0",
+             _positive_seconds, "an input partition not heard of for this long stops holding "
+             "event time back"),
     Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
              "token of POST /v1/precheck (unset: nobody is let in)"),
     Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
@@ -202,6 +210,12 @@ class Settings:
     log_level: str = "info"
     #: ``text`` (Faust's format) or ``json`` (one object per line, for log shippers).
     log_format: str = "text"
+    #: How far ahead of this worker's clock an event_time may be (seconds). A record beyond it
+    #: (a wrong clock upstream) is dead-lettered (``future_time``): it would drag event time
+    #: and close windows that have not happened yet.
+    future_tolerance_s: float = 900.0
+    #: A source (input partition) not heard of for this long stops holding event time back.
+    source_idle_s: float = 60.0
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.

@@ -46,10 +46,19 @@ def ingest(
     offset: int = -1,
     max_bytes: int = 1_048_576,
     letter_bytes: int = 2_097_152,
+    latest_ts: float = float("inf"),
 ) -> Event | Rejected:
+    """``latest_ts``: the latest event time accepted (live: the wall clock plus a tolerance),
+    so that no wrong clock upstream can drag event time ahead."""
     try:
         record = decode(feed, raw, max_bytes)
         ts = event_ts(record) if "event_time" in record else 0.0
+        if ts > latest_ts:
+            raise RecordError(
+                "future_time", f"field 'event_time' {record['event_time']!r} is ahead of the "
+                f"latest time accepted ({datetime.fromtimestamp(latest_ts, UTC).isoformat()}: "
+                "the clock plus the tolerance); a record from the future would close windows "
+                "that have not happened yet", "event_time")
     except RecordError as err:
         return Rejected(err.code, err.reason,
                         dead_letter(err, raw, key, topic, partition, offset, letter_bytes))

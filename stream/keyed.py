@@ -176,8 +176,7 @@ class KeyedStage:
         await sunlight.view.ready.wait()  # never judge a payment against a half-loaded registry
         now = time.time()
         for kind, runner in sunlight.runners.items():
-            topics = [settings.topic(feed) for feed in sunlight.kinds[kind]
-                      if feed not in FEEDBACK_FEEDS]
+            topics = [settings.topic(feed) for feed in sunlight.time_feeds[kind]]
             counts = await partition_counts(settings, topics)
             runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
                           range(settings.partitions), now)

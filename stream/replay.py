@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from detectors.base import Detector, Event
 from detectors.findings import to_cloudevent
 from detectors.registry import Registry
-from detectors.runner import Runner, by_kind
+from detectors.runner import FEEDBACK_FEEDS, Outcome, Runner, by_kind, clock_feeds
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, tally
 from detectors.verdicts import precision as verified_precision
-from schemas import FEEDS, RecordError, decode, parse_time
+from schemas import FEEDS, RecordError, decode, event_ts, parse_time
 from stream.ingest import Rejected, ingest
 
 EVENT_FEEDS = ("bids", "attendance", "prescriptions", "payments", "alert-dispositions")
@@ -66,14 +68,19 @@ class Report:
 
 class Replay:
     def __init__(self, detectors: list[Detector], source: str = "sunlight/sunlight",
-                 max_bytes: int = 1_048_576, **runner_options: Any) -> None:
+                 max_bytes: int = 1_048_576, latest_ts: float = float("inf"),
+                 **runner_options: Any) -> None:
         self.detectors = detectors
         self.source = source
         self.max_bytes = max_bytes
+        #: Records dated after this are rejected (``future_time``), as live (see bulk_latest).
+        self.latest_ts = latest_ts
         self.registry = Registry()
         # runner_options: the dedupe settings (see Runner), as the live worker has them.
+        kinds = by_kind(detectors)
         self.runners = {kind: Runner(by_feed, {}, self.registry, **runner_options)
-                        for kind, by_feed in by_kind(detectors).items()}
+                        for kind, by_feed in kinds.items()}
+        self.clock_feeds = clock_feeds(kinds)
         self.report = Report()
         self._ids: set[str] = set()
 
@@ -91,7 +98,7 @@ class Replay:
         def stream(feed: str, path: Path, rank: int) -> Iterator[tuple[float, int, int, Any]]:
             for offset, raw in enumerate(read_lines(path)):
                 result = ingest(feed, raw, topic=feed, partition=0, offset=offset,
-                                max_bytes=self.max_bytes)
+                                max_bytes=self.max_bytes, latest_ts=self.latest_ts)
                 if isinstance(result, Rejected):
                     self.report.records[feed] += 1
                     self.report.rejected[f"{feed}:{result.code}"] += 1
@@ -111,20 +118,28 @@ class Replay:
 
     def handle(self, event: Event) -> None:
         # Alerts read back don't move event time (their times come from events already seen).
-        source = "" if event.feed == "alerts" else None
-        for runner in self.runners.values():
-            for key in runner.route(event):
+        source = "" if event.feed in FEEDBACK_FEEDS else None
+        for kind, runner in self.runners.items():
+            keys = runner.route(event)
+            if not keys and event.feed in self.clock_feeds[kind]:
+                # Its clock moves though none of its keys has the event (live: a tick).
+                self.settle(runner.tick({"merged": event.ts}, 0))
+                runner.commit()
+            for key in keys:
                 outcome = runner.handle(event, key, source=source)
                 if outcome.duplicate:
                     self.report.duplicates += 1
                     continue
-                for name in outcome.late:
-                    self.report.late[name] += 1
-                for name, _ in outcome.errors:
-                    self.report.errors[name] += 1
-                for finding in outcome.findings:
-                    self.publish(to_cloudevent(finding, source=self.source))
+                self.settle(outcome)
                 runner.mark_seen(event, key)
+
+    def settle(self, outcome: Outcome) -> None:
+        for name in outcome.late:
+            self.report.late[name] += 1
+        for name, _ in outcome.errors:
+            self.report.errors[name] += 1
+        for finding in outcome.findings:
+            self.publish(to_cloudevent(finding, source=self.source))
 
     def publish(self, alert: dict[str, Any]) -> None:
         if alert["id"] in self._ids:
@@ -133,6 +148,37 @@ class Replay:
         self.report.alerts.append(alert)
         # Alerts are an input feed too (escalation reads them), as they are live.
         self.handle(Event("alerts", alert, parse_time(alert["time"]).timestamp(), "alerts"))
+
+
+def bulk_latest(times: Iterable[float], tolerance_s: float = 900.0) -> float:
+    """The latest event time a replay accepts: offline there is no clock to bound event time
+    by, so the inputs' own bulk does. Past the 99.9th percentile of the event times by a tenth
+    of their span (at least ``tolerance_s``): a record dated decades ahead is rejected, the
+    last days of a feed are not.
+
+    >>> days = [86400.0 * d for d in range(1000)]  # a feed of 1,000 days, then one from 2096
+    >>> latest = bulk_latest(days + [4e9])
+    >>> days[-1] < latest < 4e9
+    True
+    """
+    ordered = sorted(times)
+    if not ordered:
+        return float("inf")
+    low = ordered[int(0.001 * (len(ordered) - 1))]
+    high = ordered[int(0.999 * (len(ordered) - 1))]
+    return high + max(tolerance_s, 0.1 * (high - low))
+
+
+def event_times(files: Iterable[Path]) -> Iterator[float]:
+    """The event times of the event feeds among ``files`` (unreadable lines skipped)."""
+    for path in files:
+        if feed_of(path) not in EVENT_FEEDS:
+            continue
+        for raw in read_lines(path):
+            try:
+                yield event_ts(orjson.loads(raw))
+            except (ValueError, TypeError, KeyError, RecordError):
+                continue
 
 
 # -- scoring against labels ------------------------------------------------------------------

@@ -612,6 +612,7 @@ def test_public_api():
     assert REASON_CODES == {
         "not_json", "not_object", "missing_field", "wrong_type", "bad_value", "bad_time",
         "oversized", "unknown_record_type", "empty", "duplicate_key", "key_mismatch",
+        "future_time",
     }
     for name in ("FEEDS", "RecordError", "decode", "validate", "event_ts", "parse_time"):
         assert hasattr(schemas, name)
