@@ -5,7 +5,10 @@ on an ``injury_insurance`` payment for a project whose payee has no ``check_in``
 in the ``lookback_days`` (30) before the payment. Attendance is late and out of order, so a
 claim is judged only once event time has passed it by ``allowed_lateness_days``: a check-in that
 arrives after the claim but inside the lateness still clears it. A claimant with attendance on
-the project stays silent.
+the project stays silent. Check-ins are kept ``retention_days`` (90) plus the lookback behind
+the watermark, so a claim read after the attendance it concerns (whichever feed was read first)
+sees every check-in; a record older than that is late (counted), never judged on half the
+attendance.
 
 >>> from detectors.registry import Registry
 >>> d, reg = InjuryClaimWithoutAttendance(), Registry()
@@ -26,10 +29,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.base import REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
 from detectors.registry import Registry
 
 DAY = 86400.0
+_EPOCH = date(1970, 1, 1).toordinal()
+
+
+def _midnight(day: str) -> float:
+    """Epoch seconds of 00:00 UTC on ``day``."""
+    return (date.fromisoformat(day).toordinal() - _EPOCH) * DAY
 
 
 class InjuryClaimWithoutAttendance(Detector):
@@ -39,7 +48,9 @@ class InjuryClaimWithoutAttendance(Detector):
     logic_version = 1
     stateful = True
     defaults = {"lookback_days": 30, "allowed_lateness_days": 2.0,
-                "purposes": ("injury_insurance",)}
+                "purposes": ("injury_insurance",),
+                #: How far behind the watermark a claim or check-in is still judged.
+                "retention_days": 90.0}
 
     def key(self, event: Event) -> str | None:
         record = event.record
@@ -67,11 +78,15 @@ class InjuryClaimWithoutAttendance(Detector):
             if claim not in state["claims"]:
                 state["claims"].append(claim)
                 state["claims"].sort()
-        return self._prune(state, event.ts), []
+        return state, []
 
     def due(self, state: Any) -> float | None:
-        claims = (state or {}).get("claims")
-        return claims[0][0] if claims else None
+        if not state:
+            return None
+        if state["claims"]:
+            return state["claims"][0][0]
+        newest = max(max(days) for days in state["ci"].values())  # forgotten after that
+        return _midnight(newest) + (self.params["lookback_days"] + 2) * DAY + self.retention_s()
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
@@ -87,23 +102,22 @@ class InjuryClaimWithoutAttendance(Detector):
             seen = [d for d in state["ci"].get(project, []) if first.isoformat() <= d <= day]
             if not seen:
                 findings.append(self._finding(key, claim, first.isoformat()))
-        return {"ci": state["ci"], "claims": pending}, findings
+        return self.forget({"ci": state["ci"], "claims": pending},
+                           watermark - self.retention_s()), findings
 
-    def _prune(self, state: dict, now: float) -> dict:
-        # Check-ins older than any claim can look back to are dropped.
-        horizon = date.fromordinal(
-            int(now // DAY) + date(1970, 1, 1).toordinal()
-            - self.params["lookback_days"] - int(self.params["allowed_lateness_days"]) - 2
-        ).isoformat()
-        claims_first = min((c[3] for c in state["claims"]), default=None)
-        if claims_first is not None:
-            lookback = date.fromisoformat(claims_first) - timedelta(
-                days=self.params["lookback_days"])
-            horizon = min(horizon, lookback.isoformat())
-        state["ci"] = {p: [d for d in days if d >= horizon]
-                       for p, days in state["ci"].items()}
-        state["ci"] = {p: days for p, days in state["ci"].items() if days}
-        return state
+    def forget(self, state: Any, horizon: float) -> Any:
+        # Check-ins older than any claim still to come (or waiting) can look back to: a day
+        # before the horizon's date (the records' own UTC offsets), minus the lookback.
+        first = date.fromordinal(max(1, utc_ordinal(horizon) - 1 - self.params[
+            "lookback_days"])).isoformat()
+        for claim in state["claims"]:
+            first = min(first, (date.fromisoformat(claim[3]) - timedelta(
+                days=self.params["lookback_days"])).isoformat())
+        ci = {p: kept for p, days in state["ci"].items() if (kept := [d for d in days
+                                                                      if d >= first])}
+        if not ci and not state["claims"]:
+            return None
+        return {"ci": ci, "claims": state["claims"]}
 
     def _finding(self, payee: str, claim: list, first: str) -> Finding:
         _, event_id, project, day, time, payer, amount, status = claim

@@ -18,9 +18,11 @@ runner has seen) passes the week's end plus ``allowed_lateness_days`` (2). Check
 late but before that still count; a check-in for a week already judged is late
 (:meth:`is_late`: the runner counts it in ``sunlight_late_records_total`` and logs it). The
 state is keyed by person, so it holds the person's assignments and all their check-ins, on this
-project and others; check-ins are kept ``keep_days`` (14), so an award that arrives after the
-attendance it covers still sees it. The findings are the same whatever the arrival order within
-the lateness.
+project and others. Check-ins are kept ``retention_days`` (182: the 26 weeks an assignment is
+tracked) behind the watermark, so an award that arrives after the attendance it covers (a bids
+system down, then backfilling) judges every past week at once, as a replay in event-time order
+does; an award older than that is late (counted), never judged on half its check-ins. The
+findings are the same whatever the arrival order.
 
 >>> from detectors.registry import Registry
 >>> from schemas import event_ts
@@ -54,7 +56,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
 from detectors.links import DAY, expiry
 from detectors.registry import Registry
 
@@ -98,8 +100,9 @@ class KeyPersonnelAbsent(Detector):
         "red_weeks": 3,
         #: Weeks from the award's week for which an assignment is tracked.
         "max_weeks": 26,
-        #: Check-ins are kept this long (event time), for awards that arrive after them.
-        "keep_days": 14.0,
+        #: Check-ins are kept this long behind the watermark, for awards that arrive after
+        #: them; an older record is late.
+        "retention_days": 182.0,
         #: The award's own (partial) week is judged only with this many working days left.
         "min_working_days": 3,
     }
@@ -127,7 +130,8 @@ class KeyPersonnelAbsent(Detector):
             return None
         if state["jobs"]:
             return min(self._week_due(job["next"], job["off"]) for job in state["jobs"])
-        return expiry(state["m"], self.params["keep_days"] * DAY)
+        newest = max(state["days"])  # forgotten once the newest check-in is beyond retention
+        return expiry(local_midnight(add_days(newest, 2), 0), self.retention_s())
 
     def is_late(self, event: Event, key: str, state: Any) -> bool:
         if event.feed != "attendance" or not state:
@@ -142,10 +146,9 @@ class KeyPersonnelAbsent(Detector):
     ) -> tuple[Any, list[Finding]]:
         if key not in self.keys(event):
             return state, []
-        state = {"m": float("-inf"), "days": {}, "jobs": [], **(state or {})}
+        state = state or {"days": {}, "jobs": []}
         days = {d: dict(projects) for d, projects in state["days"].items()}
         jobs = list(state["jobs"])
-        newest = max(state["m"], event.ts)
         record = event.record
         if event.feed == "attendance":
             seen = days.setdefault(event.day, {})
@@ -153,11 +156,11 @@ class KeyPersonnelAbsent(Detector):
             old = seen.get(record["project_id"])
             seen[record["project_id"]] = mark if old is None else min(old, mark)
         elif all(job["award"] != event.event_id for job in jobs):
-            jobs.append(self._job(event, key, newest))
+            jobs.append(self._job(event, key))
             jobs.sort(key=lambda job: job["award"])
-        return self._prune({"m": newest, "days": days, "jobs": jobs}), []
+        return {"days": days, "jobs": jobs}, []
 
-    def _job(self, award: Event, person: str, newest: float) -> dict[str, Any]:
+    def _job(self, award: Event, person: str) -> dict[str, Any]:
         record = award.record
         mine = [p for p in record["key_personnel"] if p["person_id"] == person]
         start = award.day
@@ -166,11 +169,6 @@ class KeyPersonnelAbsent(Detector):
         left = sum(1 for i in range(5) if add_days(week, i) >= start)
         if left < self.params["min_working_days"]:
             first = add_days(week, 7)
-        # Weeks that began before the kept check-ins (an award later than ``keep_days``)
-        # cannot be judged fairly: skip them.
-        kept_from = self._horizon(newest)
-        while first < kept_from:
-            first = add_days(first, 7)
         offset = datetime.fromisoformat(award.time).utcoffset()
         return {
             "award": award.event_id,
@@ -187,18 +185,16 @@ class KeyPersonnelAbsent(Detector):
             "ref": award.ref(*AWARD_FIELDS),
         }
 
-    def _horizon(self, newest: float) -> str:
-        """The first day whose check-ins are still kept, without a job that needs older."""
-        return utc_day(newest - self.params["keep_days"] * DAY)
-
-    def _prune(self, state: dict[str, Any]) -> dict[str, Any] | None:
-        horizon = self._horizon(state["m"])
+    def forget(self, state: Any, horizon: float) -> Any:
+        # A day before the horizon's (a day's margin for the records' own UTC offsets), unless
+        # a job still has to judge it.
+        first = date.fromordinal(max(1, utc_ordinal(horizon) - 1)).isoformat()
         for job in state["jobs"]:
-            horizon = min(horizon, job["next"])
-        state["days"] = {d: p for d, p in sorted(state["days"].items()) if d >= horizon}
-        if not state["days"] and not state["jobs"]:
+            first = min(first, job["next"])
+        days = {d: p for d, p in sorted(state["days"].items()) if d >= first}
+        if not days and not state["jobs"]:
             return None
-        return state
+        return {"days": days, "jobs": state["jobs"]}
 
     # -- judgement ------------------------------------------------------------------------
     def advance(
@@ -218,10 +214,8 @@ class KeyPersonnelAbsent(Detector):
                 job["next"] = add_days(job["next"], 7)
             if job["next"] <= job["last"]:
                 jobs.append(job)
-        new = {"m": state["m"], "days": state["days"], "jobs": jobs}
-        if not jobs and watermark >= expiry(state["m"], self.params["keep_days"] * DAY):
-            return None, findings
-        return self._prune(new), findings
+        return self.forget({"days": state["days"], "jobs": jobs},
+                           watermark - self.retention_s()), findings
 
     def _judge(self, person: str, job: dict[str, Any],
                days: dict[str, dict[str, list[str]]]) -> Finding | None:

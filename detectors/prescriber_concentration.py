@@ -14,10 +14,12 @@ more of them, it fires once for that spike. Red (discipline inspectors) when one
 doctors has ``integrity_flags`` in the registry; else yellow (the health regulator).
 
 The spike alert comes back through Kafka some time after the prescriptions that follow it have
-arrived, so prescriptions are kept as counts per day and doctor for the last ``buffer_days``
-days (and for every day of a spike's window): the finding does not depend on when the alert
-arrives. Its time is the latest prescription of the day it became true, its basis the pair and
-the spike's day (a second spike inside a window belongs to the same finding).
+arrived (in a backlog, weeks of event time later), so prescriptions are kept as counts per day
+and doctor for ``retention_days`` (60) behind the watermark: a spike alert that arrives after
+its window's prescriptions judges the window's days at once, in day order, as a replay does;
+the finding does not depend on when the alert arrives. An alert or prescription older than the
+retention is late (counted). Its time is the latest prescription of the day it became true,
+its basis the pair and the spike's day (a second spike inside a window belongs to the same finding).
 
 >>> from detectors.registry import Registry
 >>> reg = Registry()
@@ -46,7 +48,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
 from detectors.registry import Registry
 
@@ -67,9 +69,9 @@ class PrescriberConcentration(Detector):
         "min_share": 0.6,
         #: A day is judged when event time has passed its end plus this.
         "lateness_hours": 12.0,
-        #: Days of prescription counts kept before any spike is known (the spike's alert comes
-        #: back after its day is judged: a day and the lateness, plus the loop's own delay).
-        "buffer_days": 3,
+        #: How far behind the watermark a spike alert or prescription is still judged: the
+        #: spike's alert comes back after its day is judged, plus the loop's own delay.
+        "retention_days": 60.0,
     }
 
     def __init__(self, **params: Any) -> None:
@@ -100,13 +102,12 @@ class PrescriberConcentration(Detector):
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        new = _copy(state) if state is not None else {"d": {}, "w": [], "x": [], "hi": 0}
+        new = _copy(state) if state is not None else {"d": {}, "w": [], "x": []}
         day = _ordinal(event.day)
         if event.feed == "alerts":
             self._spike(new, event, day)
         else:
             self._prescription(new, event, day)
-        self._prune(new)
         return new, []
 
     def _spike(self, state: dict[str, Any], event: Event, day: int) -> None:
@@ -126,10 +127,6 @@ class PrescriberConcentration(Detector):
 
     def _prescription(self, state: dict[str, Any], event: Event, day: int) -> None:
         record = event.record
-        state["hi"] = max(state["hi"], day)
-        if day < state["hi"] - self.params["buffer_days"] and not any(
-                w["s"] <= day < w["s"] + self.params["window_days"] for w in state["w"]):
-            return  # too old to matter to any spike, known or still to come
         entry = state["d"].setdefault(str(day), {"c": {}, "t": None})
         doctor = record["doctor_id"]
         entry["c"][doctor] = entry["c"].get(doctor, 0) + 1
@@ -137,20 +134,26 @@ class PrescriberConcentration(Detector):
         if entry["t"] is None or (latest[0], latest[1]) > (entry["t"][0], entry["t"][1]):
             entry["t"] = latest
 
-    def _prune(self, state: dict[str, Any]) -> None:
-        keep_from = state["hi"] - self.params["buffer_days"]
+    def forget(self, state: Any, horizon: float) -> Any:
+        # From a day before the horizon's date (the records' own UTC offsets), or an open
+        # window's start.
+        keep_from = utc_ordinal(horizon) - 1
         for w in state["w"]:
             keep_from = min(keep_from, w["s"])
-        for day in [d for d in state["d"] if int(d) < keep_from]:
-            del state["d"][day]
-        # Judged windows are remembered until no spike alert for them can still come.
-        state["x"] = [x for x in state["x"] if x[1] >= keep_from - self.params["window_days"]]
+        days = {d: e for d, e in state["d"].items() if int(d) >= keep_from}
+        # Judged windows are remembered while a spike alert for them can still come.
+        judged = [x for x in state["x"] if x[1] >= keep_from]
+        if not days and not state["w"] and not judged:
+            return None
+        return {"d": days, "w": state["w"], "x": judged}
 
     # -- judging -------------------------------------------------------------------------
     def due(self, state: Any) -> float | None:
-        if not state["w"]:
-            return None
-        return min(self._day_end(w["n"], w["o"]) for w in state["w"]) + self.lateness_s
+        if state["w"]:
+            return min(self._day_end(w["n"], w["o"]) for w in state["w"]) + self.lateness_s
+        # Then forgotten once its newest day is beyond retention.
+        newest = max([int(d) for d in state["d"]] + [x[1] for x in state["x"]])
+        return self._day_end(newest + 1, 0) + self.retention_s()
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
@@ -174,8 +177,7 @@ class PrescriberConcentration(Detector):
             else:
                 still_open.append(w)
         new["w"] = still_open
-        self._prune(new)
-        return new, findings
+        return self.forget(new, watermark - self.retention_s()), findings
 
     def _judge(self, key: str, w: dict[str, Any], days: dict[str, Any],
                registry: Registry) -> Finding | None:
@@ -265,7 +267,6 @@ def _copy(state: dict[str, Any]) -> dict[str, Any]:
         "d": {day: {"c": dict(e["c"]), "t": e["t"]} for day, e in state["d"].items()},
         "w": [dict(w) for w in state["w"]],
         "x": [list(x) for x in state["x"]],
-        "hi": state["hi"],
     }
 
 

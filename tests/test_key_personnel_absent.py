@@ -262,7 +262,7 @@ def test_same_findings_whatever_the_arrival_order_within_the_lateness() -> None:
 def test_any_order_at_all_when_nothing_is_judged_or_pruned_before_the_end() -> None:
     # With check-ins kept longer than the whole season, the detector's result does not depend
     # on the order of process() calls at all.
-    detector = KeyPersonnelAbsent(keep_days=60)
+    detector = KeyPersonnelAbsent(retention_days=60)
     events = _season()
     expected = _signature(drive([*sorted(events, key=lambda e: e.ts), end_of(3)], detector)[0])
     for seed in range(25):
@@ -287,16 +287,23 @@ def test_tracking_ends_after_max_weeks_and_state_expires() -> None:
     findings, _, states = drive(events, detector)
     assert findings == []  # weeks 3 and 4 are past the tracked 2
     assert states["P-LEAD"]["jobs"] == []
-    later = end_of(3) + 30 * DAY
+    later = end_of(3) + 200 * DAY  # past the retention (182 days)
     findings, _, states = drive([*events, later], detector)
     assert states == {}  # no assignment, no recent check-ins: forgotten
 
 
-def test_unassigned_check_ins_are_pruned() -> None:
-    events = [check_in("P-WORKER", MONDAY + timedelta(days=d)) for d in range(0, 60)]
-    _, _, states = drive(events)
-    days = sorted(states["P-WORKER"]["days"])
+def test_check_ins_are_forgotten_by_the_watermark_beyond_retention() -> None:
+    detector = KeyPersonnelAbsent(retention_days=14)
+    runner = Runner({"bids": [detector], "attendance": [detector]}, {}, REG)
+    for d in range(0, 60):
+        event = check_in("P-WORKER", MONDAY + timedelta(days=d))
+        runner.handle(event, "P-WORKER")
+        runner.commit()
+    days = sorted(runner.detector_state("key_personnel_absent", "P-WORKER")["days"])
     assert len(days) <= 16 and days[-1] == str(MONDAY + timedelta(days=59))
+    # An award older than the retention is late (counted), not judged on missing check-ins.
+    outcome = runner.handle(award({"P-WORKER": 0.8}), "P-WORKER")
+    assert outcome.late == ["key_personnel_absent"] and outcome.findings == []
 
 
 def test_keys_fan_an_award_out_to_each_key_person() -> None:

@@ -202,14 +202,16 @@ def test_a_late_prescription_for_a_judged_day_is_reported(registry: Registry) ->
     assert runner.handle(late, KEY).late == ["prescriber_concentration"]
 
 
-def test_state_is_pruned_to_the_buffer(registry: Registry) -> None:
-    detector = PrescriberConcentration()
-    state = None
+def test_state_is_forgotten_by_the_watermark_beyond_retention(registry: Registry) -> None:
+    detector = PrescriberConcentration(retention_days=10)
+    runner = Runner({"prescriptions": [detector]}, {}, registry)
     for i in range(60):  # two months of prescriptions, no spike
-        state, _ = detector.process(rx(f"r{i}", f"D-{i % 5}", SPIKE_DAY + timedelta(days=i),
-                                       0), KEY, state, registry)
-    assert len(state["d"]) == detector.params["buffer_days"] + 1
-    assert len(orjson.dumps(state)) < 400
+        event = rx(f"r{i}", f"D-{i % 5}", SPIKE_DAY + timedelta(days=i), 0)
+        runner.handle(event, KEY)
+        runner.commit()
+    state = runner.detector_state("prescriber_concentration", KEY)
+    assert 10 <= len(state["d"]) <= 12  # the retention and a day's margin, not two months
+    assert len(orjson.dumps(state)) < 1000
 
 
 def test_the_chain_from_a_purchase_spike(registry: Registry) -> None:
