@@ -222,7 +222,10 @@ class Runner:
             outcome.duplicate = True
             return outcome
         self._staged[key] = entry
-        self.observe("merged" if source is None else source, event.ts, now, partition)
+        # A source that delivers may have more: it holds event time until a tick says again
+        # that it is caught up.
+        self.observe("merged" if source is None else source, event.ts, now, partition,
+                     caught_up=False)
         for detector in self.by_feed.get(event.feed, ()):
             try:
                 if key in detector.keys(event):
@@ -251,8 +254,8 @@ class Runner:
                 ts, caught_up = value
                 self.observe(source, float("-inf") if ts is None else ts, now, partition,
                              caught_up=bool(caught_up))
-            else:
-                self.observe(source, value, now, partition)
+            else:  # a record's progress alone (offline)
+                self.observe(source, value, now, partition, caught_up=False)
         self._recompute(partition, now)  # a source may have gone quiet since last time
         self._advance(partition, outcome)
         return outcome
