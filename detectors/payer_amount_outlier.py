@@ -98,6 +98,11 @@ class PayerAmountOutlier(Detector):
                                    "region")])
         return new, []
 
+    def retention_s(self) -> float:
+        # A payment behind the watermark by more than the lateness would be scored after
+        # later ones: the learned normal would depend on arrival. It is late (counted).
+        return self.lateness_s
+
     def due(self, state: Any) -> float | None:
         if not state["p"]:
             return None

@@ -146,6 +146,7 @@ class Sunlight:
         self.source_progress: dict[str, dict[str, float]] = {}
         #: feed -> input source this worker reads -> whether it has nothing left to read.
         self.source_caught_up: dict[str, dict[str, bool]] = {}
+        self._quiet_since: dict[str, float] = {}
         self.time_feeds = clock_feeds(self.kinds)
         self._ticked: dict[str, dict[str, float]] = {}
         self._ticked_at: dict[str, float] = {}
@@ -226,7 +227,7 @@ class Sunlight:
                     for message in messages:
                         await self._ingest_one(feed, message, producer, pending, latest_ts)
                 # After the batch's records are sent: no tick can say "caught up" before them.
-                await self._note_caught_up(consumer, feeds)
+                await self._note_caught_up(consumer, feeds, batches)
                 if not batches:
                     continue
                 await asyncio.gather(*pending)
@@ -238,19 +239,29 @@ class Sunlight:
         finally:
             await consumer.stop()
 
-    async def _note_caught_up(self, consumer: AIOKafkaConsumer,
-                              feeds: dict[str, IngestFeed]) -> None:
-        """Which of this worker's input partitions have nothing left to read: a caught-up
-        source stops holding event time back (detectors.runner.Runner.observe). Partitions no
-        longer assigned are forgotten: their new owner speaks for them."""
+    async def _note_caught_up(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
+                              batches: dict[Any, list[Any]]) -> None:
+        """Which of this worker's input partitions have had nothing to read for
+        ``source_quiet_s``: such a source stops holding event time back
+        (detectors.runner.Runner.observe). Not the moment it is read to its end: while a
+        backlog is still being produced, a partition read to its end has more coming within
+        milliseconds, and its next records are older than what the others have delivered.
+        Partitions no longer assigned are forgotten: their new owner speaks for them."""
+        now = time.monotonic()
+        since = self._quiet_since
         caught: dict[str, dict[str, bool]] = {}
         for tp in consumer.assignment():
             feed = feeds.get(tp.topic)
             if feed is None or not feed.ticking:
                 continue
+            source = f"{tp.topic}:{tp.partition}"
             highwater = consumer.highwater(tp)
-            done = highwater is not None and await consumer.position(tp) >= highwater
-            caught.setdefault(feed.name, {})[f"{tp.topic}:{tp.partition}"] = done
+            if tp in batches or highwater is None or await consumer.position(tp) < highwater:
+                since.pop(source, None)
+                quiet = False
+            else:
+                quiet = now - since.setdefault(source, now) >= self.settings.source_quiet_s
+            caught.setdefault(feed.name, {})[source] = quiet
         self.source_caught_up = caught
 
     async def _ingest_one(self, feed: IngestFeed, message: Any, producer: Any,

@@ -151,6 +151,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUNLIGHT_SOURCE_IDLE_S", "source_idle_s", "a number of seconds > 0",
              _positive_seconds, "an input partition not heard of for this long stops holding "
              "event time back"),
+    Variable("SUNLIGHT_SOURCE_QUIET_S", "source_quiet_s", "a number of seconds > 0",
+             _positive_seconds, "an input partition with nothing to read for this long stops "
+             "holding event time back (windows close this soon after a feed ends)"),
     Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
              "token of POST /v1/precheck (unset: nobody is let in)"),
     Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
@@ -216,6 +219,9 @@ class Settings:
     future_tolerance_s: float = 900.0
     #: A source (input partition) not heard of for this long stops holding event time back.
     source_idle_s: float = 60.0
+    #: An input partition with nothing to read for this long (seconds) stops holding event
+    #: time back: windows close this soon after a fast feed ends.
+    source_quiet_s: float = 2.0
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.

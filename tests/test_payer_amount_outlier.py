@@ -116,11 +116,25 @@ def test_state_is_tiny_and_restores() -> None:
 
 def test_scored_in_event_time_order_whatever_the_arrival_order() -> None:
     events = history(30) + [payment("big", 60_000.0, day=30)]
-    shuffled = events[::-1]  # the outlier first: it waits for event time to pass it, so it is
-    one, two = run(events)[1], run(shuffled)[1]  # judged after its history all the same
-    assert [f.basis for f in one] == [f.basis for f in two] == [("big",)]
-    # (the history itself arrived late, and was learned in the order it came)
-    assert one[0].score == pytest.approx(two[0].score, rel=1e-2)
+    # Pairs of days swapped: each payment up to a day late, within the lateness of a test
+    # detector that allows two days: the same finding, the same score.
+    swapped = [e for pair in zip(events[1::2], events[::2], strict=False) for e in pair]
+    if len(events) % 2:
+        swapped.append(events[-1])
+    detector = PayerAmountOutlier(lateness_hours=48.0)
+    one, two = run(events, detector)[1], run(swapped, detector)[1]
+    assert [(f.basis, f.score) for f in one] == [(f.basis, f.score) for f in two]
+    assert [f.basis for f in one] == [("big",)]
+
+
+def test_a_payment_beyond_the_lateness_is_late_not_learned_out_of_order() -> None:
+    detector = PayerAmountOutlier()
+    runner = Runner({"payments": [detector]}, {}, Registry())
+    late = []
+    for event in history(30)[::-1]:  # each a day older than the last: beyond the hour
+        late += runner.handle(event, detector.key(event)).late
+        runner.commit()
+    assert late == ["payer_amount_outlier"] * 29
 
 
 def test_a_payment_waits_for_the_watermark() -> None:
