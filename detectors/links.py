@@ -4,8 +4,10 @@ one of them is, or is a relative of, an office holder of a given body on a given
 "Linked" (DETECTORS.md) is always by id, as of the event's day, through the registry:
 
 - a company's *owners* are its legal representative and its shareholders;
-- an owner is linked to an office when, on the day, they hold it themselves, or a person on
-  their ``relatives`` list holds it (roles count only between their ``start`` and ``end``).
+- an owner is linked to an office when, on the day, they hold it themselves, or a relative of
+  theirs holds it (roles count only between their ``start`` and ``end``). A family tie counts
+  whichever of the two records declares it (usually the office holder's), and the path names
+  the record that did.
 
 Names are never compared. Each link comes back as a :class:`Link` whose :meth:`Link.evidence`
 is the path an inspector checks: company -> owner -> (relative ->) office holder -> role.
@@ -18,8 +20,8 @@ is the path an inspector checks: company -> owner -> (relative ->) office holder
 >>> reg.apply({"record_type": "company", "company_id": "C-1", "legal_rep_id": "P-SON",
 ...     "shareholder_ids": ["P-SON"], "region": "330784"})
 >>> [link.path for link in office_links(reg, "C-1", "VC-1", "2026-05-14")]
-['company C-1 -> legal_rep+shareholder P-SON -> relative P-CADRE -> village_cadre of VC-1 \
-(2021-01-01..)']
+['company C-1 -> legal_rep+shareholder P-SON -> relative P-CADRE (declared by P-SON) -> \
+village_cadre of VC-1 (2021-01-01..)']
 >>> office_links(reg, "C-1", "VC-2", "2026-05-14")   # an office in another body
 []
 """
@@ -73,6 +75,8 @@ class Link:
     org_id: str
     start: str
     end: str | None
+    #: Whose registry record declares the family tie (the owner's or the relative's).
+    declared_by: str | None = None
 
     @property
     def holder_id(self) -> str:
@@ -82,7 +86,7 @@ class Link:
     def path(self) -> str:
         steps = [f"company {self.company_id}", f"{self.relation} {self.owner_id}"]
         if self.relative_id:
-            steps.append(f"relative {self.relative_id}")
+            steps.append(f"relative {self.relative_id} (declared by {self.declared_by})")
         steps.append(f"{self.role} of {self.org_id} ({self.start}..{self.end or ''})")
         return " -> ".join(steps)
 
@@ -94,6 +98,7 @@ class Link:
             "owner_id": self.owner_id,
             "relation": self.relation,
             "relative_id": self.relative_id,
+            "relative_declared_by": self.declared_by,
             "person_id": self.holder_id,
             "role": self.role,
             "org_id": self.org_id,
@@ -156,16 +161,17 @@ def office_links(
         for role in owner.offices_in(org_id, day, wanted):
             links.append(Link(company_id, owner_id, relation, None, role.role, role.org_id,
                               role.start, role.end))
-        relatives = owner.relatives[:budget]
-        links.not_followed += len(owner.relatives) - len(relatives)
-        budget -= len(relatives)
-        for relative_id in relatives:
+        ties = registry.relatives_of(owner_id)
+        followed = ties[:budget]
+        links.not_followed += len(ties) - len(followed)
+        budget -= len(followed)
+        for relative_id, declared_by in followed:
             relative = registry.person(relative_id)
-            if relative is None or relative_id == owner_id:
+            if relative is None:
                 continue
             for role in relative.offices_in(org_id, day, wanted):
                 links.append(Link(company_id, owner_id, relation, relative_id, role.role,
-                                  role.org_id, role.start, role.end))
+                                  role.org_id, role.start, role.end, declared_by))
     return links
 
 

@@ -98,18 +98,56 @@ class Registry:
         #: person_id -> Person, or None for a person known by id alone (see the module doc).
         self.people: dict[str, Person | None] = {}
         self.companies: dict[str, Company] = {}
+        #: person_id -> the people whose records list them as a relative. A family tie is
+        #: symmetric (CONTRACT.md) but usually declared on one side only: the office holder
+        #: declares the family, the relatives' own records list nobody.
+        self.declared_by: dict[str, tuple[str, ...]] = {}
 
     def apply(self, record: Mapping[str, Any]) -> None:
         if record["record_type"] == "person":
             person = Person(record)
+            self._unindex(person.person_id)
             self.people[person.person_id] = None if person.is_plain else person
+            for relative_id in person.relatives:
+                if relative_id != person.person_id:
+                    declarers = self.declared_by.get(relative_id, ())
+                    if person.person_id not in declarers:
+                        self.declared_by[relative_id] = (*declarers, person.person_id)
         else:
             self.companies[record["company_id"]] = Company(record)
 
     def delete(self, key: str) -> None:
         # A key names either a person or a company; ids do not collide across the two.
+        self._unindex(key)
         self.people.pop(key, None)
         self.companies.pop(key, None)
+
+    def _unindex(self, person_id: str) -> None:
+        """Forget the ties ``person_id``'s current record declares (it changes or goes)."""
+        old = self.people.get(person_id)
+        for relative_id in old.relatives if old is not None else ():
+            kept = tuple(p for p in self.declared_by.get(relative_id, ()) if p != person_id)
+            if kept:
+                self.declared_by[relative_id] = kept
+            else:
+                self.declared_by.pop(relative_id, None)
+
+    def relatives_of(self, person_id: str) -> list[tuple[str, str]]:
+        """``(relative_id, declared_by)`` for every family tie of ``person_id``, declared on
+        either side: those its own record lists first (in its order), then those declared
+        by others (in the order their records came). Each relative once.
+
+        >>> reg = Registry()
+        >>> reg.apply({"record_type": "person", "person_id": "P-CADRE", "relatives": ["P-SON"]})
+        >>> reg.apply({"record_type": "person", "person_id": "P-SON"})
+        >>> reg.relatives_of("P-SON"), reg.relatives_of("P-CADRE")
+        ([('P-CADRE', 'P-CADRE')], [('P-SON', 'P-CADRE')])
+        """
+        person = self.person(person_id)
+        ties = {r: person_id for r in (person.relatives if person else ()) if r != person_id}
+        for declarer in self.declared_by.get(person_id, ()):
+            ties.setdefault(declarer, declarer)
+        return list(ties.items())
 
     def person(self, person_id: str) -> Person | None:
         person = self.people.get(person_id, _ABSENT)

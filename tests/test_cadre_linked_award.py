@@ -98,8 +98,42 @@ def test_relative_of_a_cadre_links_through_the_relative(registry: Registry) -> N
     [finding] = run(registry, bid("C-SON"))
     [link] = finding.evidence["registry_links"]
     assert link["owner_id"] == "P-SON" and link["relative_id"] == "P-CADRE"
-    assert link["path"] == ("company C-SON -> legal_rep P-SON -> relative P-CADRE -> "
-                            f"village_cadre of {VILLAGE} (2021-01-01..)")
+    assert link["path"] == ("company C-SON -> legal_rep P-SON -> relative P-CADRE (declared by "
+                            f"P-SON) -> village_cadre of {VILLAGE} (2021-01-01..)")
+
+
+@pytest.mark.parametrize("declared_on", ["relative", "office_holder", "both", "neither"])
+def test_a_family_tie_counts_whichever_record_declares_it(declared_on: str) -> None:
+    # Officials declare their family; the relatives' own records usually list nobody.
+    reg = Registry()
+    holder_ties = ("P-DAUGHTER",) if declared_on in ("office_holder", "both") else ()
+    own_ties = ("P-CHIEF",) if declared_on in ("relative", "both") else ()
+    for record in (person("P-CHIEF", ("village_cadre", VILLAGE, "2021-01-01", None),
+                          relatives=holder_ties),
+                   person("P-DAUGHTER", relatives=own_ties),
+                   company("C-DAUGHTER", "P-DAUGHTER")):
+        reg.apply(record)
+    findings = run(reg, bid("C-DAUGHTER"))
+    if declared_on == "neither":
+        assert findings == []
+        return
+    [finding] = findings
+    [link] = finding.evidence["registry_links"]
+    declarer = "P-CHIEF" if declared_on == "office_holder" else "P-DAUGHTER"
+    assert (link["relative_id"], link["relative_declared_by"]) == ("P-CHIEF", declarer)
+    assert f"relative P-CHIEF (declared by {declarer})" in link["path"]
+    assert finding.severity == "red"
+
+
+def test_a_tie_withdrawn_from_the_registry_no_longer_links() -> None:
+    reg = Registry()
+    reg.apply(person("P-CHIEF", ("village_cadre", VILLAGE, "2021-01-01", None),
+                     relatives=("P-DAUGHTER",)))
+    reg.apply(person("P-DAUGHTER"))
+    reg.apply(company("C-DAUGHTER", "P-DAUGHTER"))
+    assert len(run(reg, bid("C-DAUGHTER"))) == 1
+    reg.apply(person("P-CHIEF", ("village_cadre", VILLAGE, "2021-01-01", None)))  # corrected
+    assert run(reg, bid("C-DAUGHTER", event_id="aw-2")) == []
 
 
 def test_a_bid_from_a_linked_company_is_yellow(registry: Registry) -> None:

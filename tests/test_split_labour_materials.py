@@ -100,7 +100,8 @@ def test_materials_from_a_company_run_by_a_cadres_relative_is_red(registry: Regi
     _, [finding] = run(registry, [award(), payment("C-WIFE")])
     [link] = finding.evidence["registry_links"]
     assert link["path"] == ("company C-WIFE -> legal_rep+shareholder P-WIFE -> relative "
-                            f"P-CADRE -> village_cadre of {VILLAGE} (2021-01-01..)")
+                            f"P-CADRE (declared by P-WIFE) -> village_cadre of {VILLAGE} "
+                            "(2021-01-01..)")
 
 
 def test_a_materials_award_counts_like_a_payment(registry: Registry) -> None:
