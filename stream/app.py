@@ -148,7 +148,7 @@ class Sunlight:
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
         self.time_feeds = clock_feeds(self.kinds)
-        self._ticked: dict[str, dict[str, float]] = {}
+        self._ticked: dict[str, dict[str, list[Any]]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
             settings.topic(f"{settings.app_id}-keyed-alert"), internal=True,
