@@ -431,7 +431,11 @@ class Sunlight:
         subject = event.event_id if event else "watermark tick"
         for name in outcome.late:
             metrics.late_records.labels(name).inc()
-            log.warning("late record %s for %s: its window was already judged", subject, name)
+            # Event ids are not person ids; the record's where is enough to find it again.
+            log.warning("late record %s (%s[%s]@%s, event time %s) for %s: older than its "
+                        "retention behind the watermark, or its window was already judged",
+                        subject, event.topic if event else "", event.partition if event else "",
+                        event.offset if event else "", event.time if event else "", name)
         for name, exc in outcome.errors:
             log.error("detector %s failed on %s: %r", name, subject, exc)
             metrics.detector_errors.labels(name).inc()
@@ -607,6 +611,8 @@ class Sunlight:
                 metrics.consumer_lag.labels(topic).set(value)
             for kind, store in self.keyed.stores.items():
                 metrics.state_keys.labels(kind).set(len(store))
+            for kind, watermark in self.keyed.watermarks().items():
+                metrics.watermark.labels(f"keyed-{kind}").set(watermark)
 
 
 def _detector_failure(name: str, event: Event, exc: Exception, max_bytes: int) -> Rejected:

@@ -111,6 +111,21 @@ class KeyedStage:
         self.ready = asyncio.Event()
         self._lock = asyncio.Lock()
 
+    def watermarks(self) -> dict[str, float]:
+        """kind -> the lowest watermark among this worker's partitions of it (kinds whose
+        partitions have no event time yet are left out)."""
+        consumer = self.consumer
+        if consumer is None:
+            return {}
+        lowest: dict[str, float] = {}
+        for tp in consumer.assignment():
+            kind = self.kind_of_topic.get(tp.topic)
+            if kind is None:
+                continue
+            watermark = self.sunlight.runners[kind].watermarks.get(tp.partition, float("-inf"))
+            lowest[kind] = min(lowest.get(kind, float("inf")), watermark)
+        return {kind: w for kind, w in lowest.items() if w > float("-inf")}
+
     # -- rebalance ------------------------------------------------------------------------
     async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.ready.clear()

@@ -112,6 +112,10 @@ class Metrics:
             "Time to process one batch, from read to confirmed (alerts, state) and committed",
             ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r)
+        self.watermark = Gauge(
+            "sunlight_event_time_watermark_seconds",
+            "Event time (epoch seconds) up to which a stage's windows are judged: the lowest "
+            "watermark of this worker's partitions of it (per key kind)", ["stage"], registry=r)
         self.state_keys = Gauge(
             "sunlight_state_keys", "Keys with state (detector state or recent event ids) held "
             "by this worker, per key kind", ["kind"], registry=r)
