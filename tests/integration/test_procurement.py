@@ -394,7 +394,9 @@ def test_simulated_procurement_scenarios_offline() -> None:
         for runner in runners:
             for key in runner.route(event):
                 outcome = runner.handle(event, key)
-                assert not outcome.errors and not outcome.late
+                # The scenarios' records come in time for their own detectors; a case's payment
+                # released an hour behind the feed is late for payer_amount_outlier (counted).
+                assert not outcome.errors and set(outcome.late) <= {"payer_amount_outlier"}
                 found.extend(outcome.findings)
                 runner.mark_seen(event, key)
     got = sorted((f.detector, f.subject, f.time, f.severity, f.action) for f in found)
