@@ -7,8 +7,21 @@ restarted in turn; then the run drains and checks every alert against the replay
                                    [--partitions 4] [--people 2000] [--seed 11] [--step-s 300]
                                    [--disable DETECTOR ...] [--log-level warning]
                                    [--drain-timeout 600] [--keep-topics]
+                                   [--hostile-every N] [--record-limit B] [--open-files N]
 
     e.g. .venv/bin/python bench/soak.py --minutes 3 --rate 200 --workers 2 --fault-every 30
+         .venv/bin/python bench/soak.py --minutes 3 --rate 100 --fault-every 40 \
+             --hostile-every 50 --open-files 512
+
+With --hostile-every N (bench/hostile.py), a hostile record follows every N-th event: records
+of 0.7, 0.9, 1.0 and 1.2 times --record-limit (the workers' SUNLIGHT_MAX_RECORD_BYTES, 100,000
+by default then) valid and cut, duplicate keys, ids spelt
+with invisible characters, registry deletions and mis-keyed registry records; and hostile HTTP
+clients hold idle and slow connections and send malformed requests to every worker while a
+probe times /livez. The report adds the dead letters expected for them beside those on the
+topic (distinct origins), unplanned worker exits, the probe's latencies and what the workers'
+logs hold that they must not (the clients' marker, "Too many open files", tracebacks).
+--open-files lowers the workers' open-files limit (ulimit -n).
 
 The feed (simulator, all four feeds, every scenario, 1% cases, --step-s seconds of event time
 per record) is produced at --rate events/s for --minutes to a fresh topic prefix on the broker
@@ -35,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -55,6 +69,7 @@ from kafka.admin import KafkaAdminClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.hostile import Clients, log_findings, mix  # noqa: E402
 from bench.pipeline import FEEDS, free_port, rss_bytes, terminate, worker_ready  # noqa: E402
 from detectors.config import load_detectors  # noqa: E402
 from stream.config import Settings  # noqa: E402
@@ -85,8 +100,12 @@ def metrics(port: int) -> dict[str, float]:
 class Worker:
     """One worker slot: ``sunlight worker`` as an OS process, restarted in place after a kill."""
 
-    def __init__(self, slot: int, env: dict[str, str], folder: Path) -> None:
+    def __init__(self, slot: int, env: dict[str, str], folder: Path,
+                 open_files: int = 0) -> None:
         self.slot, self.env, self.folder = slot, env, folder
+        self.open_files = open_files
+        #: exits nobody asked for (a crash)
+        self.unplanned_exits = 0
         self.log_path = folder / f"worker-{slot}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -107,11 +126,19 @@ class Worker:
             log.flush()
             self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"],
                                             cwd=ROOT, env=env, stdout=log,
-                                            stderr=subprocess.STDOUT)
+                                            stderr=subprocess.STDOUT,
+                                            preexec_fn=self._limit_open_files)
         self.started = time.monotonic()
+
+    def _limit_open_files(self) -> None:
+        if self.open_files:
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
 
     def kill(self) -> None:
         assert self.process is not None
+        if self.process.poll() is not None:
+            self.unplanned_exits += 1
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         self.restarts += 1
@@ -241,13 +268,14 @@ def detectors_path(folder: Path, disabled: list[str]) -> Path:
     return path
 
 
-def expected_alerts(registry: list[Record], events: list[Record], detectors: Path
-                    ) -> tuple[dict[str, dict[str, Any]], int, Counter[str]]:
+def expected_alerts(registry: list[Record], events: list[Record], detectors: Path,
+                    max_bytes: int) -> tuple[dict[str, dict[str, Any]], int, Counter[str]]:
     """The replay command's alerts for this input, how many records it rejects, and its late
     records by detector."""
-    replay = Replay(load_detectors(detectors))
+    replay = Replay(load_detectors(detectors), max_bytes=max_bytes)
     replay.load_registry(r.value for r in registry)
-    decoded = [ingest(r.feed, r.value) for r in events]
+    decoded = [ingest(r.feed, r.value, max_bytes=max_bytes) for r in events
+               if r.feed != "registry"]
     good = sorted((e for e in decoded if not isinstance(e, Rejected)), key=lambda e: e.ts)
     alerts = {a["id"]: a for a in replay.run(good).alerts}
     return alerts, len(decoded) - len(good), replay.report.late
@@ -372,7 +400,16 @@ def main() -> int:
     parser.add_argument("--log-level", default="warning", help="the workers' log level")
     parser.add_argument("--keep-topics", action="store_true",
                         help="leave the run's topics on the broker (default: delete them)")
+    parser.add_argument("--hostile-every", type=int, default=0, metavar="N",
+                        help="a hostile record after every N-th event, and hostile HTTP "
+                             "clients (0: none)")
+    parser.add_argument("--record-limit", type=int, default=0, metavar="BYTES",
+                        help="the workers' SUNLIGHT_MAX_RECORD_BYTES (default: theirs; "
+                             "100000 with --hostile-every)")
+    parser.add_argument("--open-files", type=int, default=0, metavar="N",
+                        help="the workers' open-files limit (0: unchanged)")
     args = parser.parse_args()
+    limit = args.record_limit or (100_000 if args.hostile_every else 1_048_576)
 
     folder = OUT / "soak"
     shutil.rmtree(folder, ignore_errors=True)
@@ -387,7 +424,13 @@ def main() -> int:
     sim = Simulation(seed=args.seed, events=total, people=args.people, step_s=args.step_s,
                      case_rate=0.01)
     registry, events = list(sim.registry()), list(sim.stream())
-    expected, rejected, replay_late = expected_alerts(registry, events, detectors)
+    hostile_sent: Counter[str] = Counter()
+    hostile_letters = 0
+    if args.hostile_every:
+        events, hostile_sent, hostile_letters = mix(events, args.hostile_every, limit)
+    expected, rejected, replay_late = expected_alerts(registry, events, detectors, limit)
+    # Dead letters to expect: what replay rejects, plus what only the stream can refuse.
+    expected_letters = rejected + hostile_sent["registry_key_mismatch"]
     people = sum(1 for r in registry if r.key and r.key.startswith(b"P-"))
     print(f"{total:,} events ({rejected} malformed), {len(registry):,} registry records, "
           f"{len(expected)} alerts expected by replay; topics {settings.topic_prefix}*",
@@ -396,8 +439,14 @@ def main() -> int:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "SUNLIGHT_TOPIC_PREFIX": settings.topic_prefix,
            "SUNLIGHT_PARTITIONS": str(args.partitions), "SUNLIGHT_SESSION_TIMEOUT_S": "10",
-           "SUNLIGHT_DETECTORS_FILE": str(detectors), "SUNLIGHT_LOG_LEVEL": args.log_level}
-    workers = [Worker(slot, env, folder) for slot in range(args.workers)]
+           "SUNLIGHT_DETECTORS_FILE": str(detectors), "SUNLIGHT_LOG_LEVEL": args.log_level,
+           "SUNLIGHT_MAX_RECORD_BYTES": str(limit),
+           "SUNLIGHT_MAX_MESSAGE_BYTES": str(max(2 * limit, limit + 33_000))}
+    if args.hostile_every:  # as small as the start check allows: dead letters get cut
+        env["SUNLIGHT_MAX_MESSAGE_BYTES"] = str(limit + 33_000)
+    workers = [Worker(slot, env, folder, args.open_files) for slot in range(args.workers)]
+    clients = Clients(lambda: [w.port for w in workers
+                               if w.alive() and time.monotonic() - w.started > 20])
     lag = Lag(settings, workers)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                              linger_ms=5)
@@ -416,6 +465,8 @@ def main() -> int:
         for worker in workers:
             worker.rss_start = worker.rss()
         lag.start()
+        if args.hostile_every:
+            clients.start()
 
         started = time.monotonic()
         next_fault = args.fault_every if args.fault_every > 0 else float("inf")
@@ -438,6 +489,8 @@ def main() -> int:
                 if ahead > 0:
                     time.sleep(ahead)
         producer.flush()
+        if args.hostile_every:
+            clients.stop()
         feed_s = time.monotonic() - started
         print(f"feed done: {total:,} events in {feed_s:.0f} s; draining ...", flush=True)
 
@@ -466,7 +519,13 @@ def main() -> int:
             worker.rss_end = worker.rss()
         lag.stop()
         result = compare(read_all(settings, "alerts"), expected)
-        dead_letters = len(read_all(settings, "dead-letters"))
+        letters = read_all(settings, "dead-letters")
+        dead_letters = len({(x["topic"], x["partition"], x["offset"]) for x in letters})
+        letter_codes = Counter(x["reason_code"] for x in letters)
+        truncated_letters = sum(1 for x in letters if x.get("value_truncated"))
+        for worker in workers:
+            if worker.process is not None and worker.process.poll() is not None:
+                worker.unplanned_exits += 1
     finally:
         for worker in workers:
             worker.stop()
@@ -484,6 +543,14 @@ def main() -> int:
         "people": args.people, "seed": args.seed, "step_s": args.step_s,
         "disabled": args.disable, "topic_prefix": settings.topic_prefix,
         "events": total, "malformed": rejected, "dead_letters_on_topic": dead_letters,
+        "dead_letters_expected": expected_letters, "dead_letter_codes": dict(letter_codes),
+        "dead_letters_truncated": truncated_letters,
+        "hostile_every": args.hostile_every, "record_limit": limit,
+        "open_files": args.open_files, "hostile_records": dict(hostile_sent),
+        "hostile_records_dead_lettered": hostile_letters,
+        "unplanned_exits": sum(w.unplanned_exits for w in workers),
+        "hostile_http": clients.report() if args.hostile_every else None,
+        "worker_logs": log_findings(w.log_path for w in workers),
         "feed_s": round(feed_s, 1), "drain_s": round(drain_s, 1), "drained": drain_ok,
         "not_drained_because": None if drain_ok else quiet["why"],
         **result,
@@ -506,7 +573,10 @@ def main() -> int:
         ("content mismatches", result["content_mismatches"]),
         ("duplicates", result["duplicates"]),
         ("duplicates, different content", result["duplicates_differing"]),
-        ("dead letters / malformed", f"{dead_letters} / {rejected}"),
+        ("dead letters got / expected", f"{dead_letters} / {expected_letters}"),
+        ("hostile records (dead-lettered)",
+         f"{sum(hostile_sent.values())} ({hostile_letters})"),
+        ("unplanned worker exits", report["unplanned_exits"]),
         ("max lag, worker gauges (inputs)",
          f"{lag.max_gauge:,.0f} ({lag.max_gauge_inputs:,.0f})"),
         ("max lag, broker view", f"{lag.max_broker:,.0f}"),
@@ -515,6 +585,16 @@ def main() -> int:
         ("late records, live / replay", f"{sum(late.values())} / {sum(replay_late.values())}"),
         ("restarts", report["restarts"]),
     ]
+    if args.hostile_every:
+        http = report["hostile_http"]
+        logs = report["worker_logs"]
+        rows += [("/livez probes (failed)",
+                  f"{http['livez_probes']} ({sum(http['livez_failures'].values())})"),
+                 ("/livez p50 / max", f"{http['livez_p50_ms']} / {http['livez_max_ms']} ms"),
+                 ("bad HTTP requests: answers", str(http["bad_request_answers"])),
+                 ("logs: marker / EMFILE / tracebacks",
+                  f"{logs['marker']} / {logs['too_many_open_files']} / {logs['tracebacks']}"),
+                 ("logs: bytes", f"{logs['bytes']:,}")]
     print()
     for name, value in rows:
         print(f"{name:<36}{value:>24}")
@@ -530,7 +610,8 @@ def main() -> int:
     out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"written to {out}")
     ok = drain_ok and not (result["missing"] or result["unexpected"] or result["content_mismatches"]
-              or result["duplicates_differing"])
+              or result["duplicates_differing"] or report["unplanned_exits"]
+              or dead_letters != expected_letters)
     return 0 if ok else 1
 
 

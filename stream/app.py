@@ -164,6 +164,9 @@ class Sunlight:
         names = {name: False for name in self.keyed_topics.values()}
         names.update({name: True for name in self.keyed.changelogs.values()})
         names[self.verdict_topic.get_topic_name()] = False
+        # Faust's own changelog of the verdicts table, before its agent first writes to it
+        # (else the first verdicts meet a topic of 0 partitions: PartitionsMismatch).
+        names[self.verdicts.changelog_topic.get_topic_name()] = True
         return names
 
     def prepare_topics(self) -> None:

@@ -99,8 +99,9 @@ class _Connection(RequestHandler):
                      message: str | None = None) -> web.StreamResponse:
         if request.writer.output_size > 0:  # an answer is under way: nothing to add
             raise ConnectionError("response already started")
-        server: _Server = self._manager  # type: ignore[assignment]
-        server.count("other", status)
+        server = self._manager
+        if isinstance(server, _Server):
+            server.count("other", status)
         response = error(status, "bad request" if status < 500 else "internal error")
         response.force_close()
         return response
@@ -111,8 +112,9 @@ class _Connection(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        server: _Server = self._manager  # type: ignore[assignment]
-        server.opened(self)
+        server = self._manager
+        if isinstance(server, _Server):
+            server.opened(self)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         server = self._manager
