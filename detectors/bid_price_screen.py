@@ -51,6 +51,18 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", 
 
 
 class BidPriceScreen(Detector):
+    """Parameters:
+        allowed_lateness_hours: an award is judged once the watermark passes it by this
+            much: bids placed before it that arrive in that time still count.
+        min_bids: fewer bids than this stay silent.
+        max_cv: the cv screen holds below this coefficient of variation of the bids.
+        max_gap_ratio: the gap screen holds below this ratio of the two lowest bids' gap to
+            the losing bids' spread.
+        window_days: how long (event time) a project's unawarded bids are kept after its
+            last record (retention, not a detection window).
+        max_bids: at most this many bids are kept per project (the newest).
+    """
+
     name = "bid_price_screen"
     feeds = frozenset({"bids"})
     key_kind = "project"

@@ -32,6 +32,12 @@ from detectors.registry import Registry
 
 
 class CadreLinkedAward(Detector):
+    """Parameters:
+        roles: registry roles in the paying or buying body that count as an office holder.
+        stages: stages judged: an award is red; a bid from a linked company is yellow.
+        max_links: registry entries (owners, relatives) followed per record at most.
+    """
+
     name = "cadre_linked_award"
     feeds = frozenset({"bids"})
     key_kind = "project"

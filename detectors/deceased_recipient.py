@@ -23,6 +23,10 @@ from detectors.registry import Registry
 
 
 class DeceasedRecipient(PersonPayeeKey, RegistryCheck):
+    """Parameters:
+        purposes: payment purposes judged (a welfare subsidy by default).
+    """
+
     name = "deceased_recipient"
     feeds = frozenset({"payments"})
     key_kind = "payee"

@@ -50,12 +50,17 @@ from typing import Any
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
-from detectors.scoring import Scorer
+from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 
 SUBJECT_PREFIX = "hospital_drug:"
 
 
 class DrugPurchaseSpike(Detector):
+    __doc__ = """Parameters:
+        lateness_hours: a day is judged when event time has passed its end plus this.
+        evidence_records: the largest purchases of the day cited as evidence.
+    """ + SCORER_PARAMETERS_DOC
+
     name = "drug_purchase_spike"
     feeds = frozenset({"prescriptions"})
     key_kind = "hospital_drug"

@@ -30,6 +30,13 @@ DAY = 86400.0
 
 
 class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
+    """Parameters:
+        purposes: payment purposes judged (a welfare subsidy by default).
+        window_days: payments this many days apart or less form one set (the detection
+            window).
+        min_regions: different payer regions within the window that make a finding.
+    """
+
     name = "duplicate_subsidy_regions"
     feeds = frozenset({"payments"})
     key_kind = "payee"

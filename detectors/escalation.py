@@ -45,6 +45,13 @@ _TS, _ID, _DET, _TIME, _USED, _SCORE, _SECTOR = range(7)
 
 
 class Escalation(Detector):
+    """Parameters:
+        window_days: two yellows from different detectors this many days apart or less make
+            a red.
+        ignore: detectors whose alerts are not escalated.
+        max_kept: most yellow alerts kept per subject (the newest).
+    """
+
     name = "escalation"
     feeds = frozenset({"alerts"})
     key_kind = "subject"

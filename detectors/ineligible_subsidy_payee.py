@@ -27,6 +27,12 @@ from detectors.registry import Registry
 
 
 class IneligibleSubsidyPayee(PersonPayeeKey, RegistryCheck):
+    """Parameters:
+        purposes: payment purposes judged (a work subsidy by default).
+        roles: registry roles in the paying or buying body that count as an office holder: a
+            payee holding one on the payment's date fires.
+    """
+
     name = "ineligible_subsidy_payee"
     feeds = frozenset({"payments"})
     key_kind = "payee"

@@ -42,6 +42,15 @@ def _midnight(day: str) -> float:
 
 
 class InjuryClaimWithoutAttendance(Detector):
+    """Parameters:
+        lookback_days: days before the claim in which a check-in on its project clears it.
+        allowed_lateness_days: a claim is judged once event time has passed it by this much:
+            a check-in arriving in that time still clears it.
+        purposes: payment purposes judged (injury insurance by default).
+        retention_days: how far behind the watermark a claim or check-in is still judged
+            (kept with the lookback); an older record is late.
+    """
+
     name = "injury_claim_without_attendance"
     feeds = frozenset({"payments", "attendance"})
     key_kind = "person"

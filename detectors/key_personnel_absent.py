@@ -89,6 +89,17 @@ def local_time(day: str, offset_s: int) -> str:
 
 
 class KeyPersonnelAbsent(Detector):
+    """Parameters:
+        allowed_lateness_days: a week is judged once the watermark passes its end plus this.
+        red_weeks: failing weeks running that make a finding red.
+        max_weeks: weeks from the award's week for which an assignment is tracked.
+        retention_days: how far behind the watermark a check-in or award is still judged
+            (check-ins are kept this long for awards that arrive after them); an older
+            record is late.
+        min_working_days: the award's own (partial) week is judged only with this many
+            working days left.
+    """
+
     name = "key_personnel_absent"
     feeds = frozenset({"bids", "attendance"})
     key_kind = "person"

@@ -41,6 +41,16 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",
 
 
 class LeaseBelowReference(ForgetsWhenQuiet, Detector):
+    """Parameters:
+        ratio: a lease below this share of its reference rent fires.
+        categories: award categories judged (leases by default).
+        roles: registry roles in the paying or buying body that count as an office holder: a
+            linked lessee makes the finding red.
+        retention_days: how long (event time) a project's tender, or an award waiting for
+            its tender, is kept after the project's last record.
+        max_links: registry entries (owners, relatives) followed per record at most.
+    """
+
     name = "lease_below_reference"
     feeds = frozenset({"bids"})
     key_kind = "project"

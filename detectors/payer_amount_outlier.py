@@ -47,10 +47,16 @@ from typing import Any
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
-from detectors.scoring import Scorer
+from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 
 
 class PayerAmountOutlier(Detector):
+    __doc__ = """Parameters:
+        statuses: which payments are scored and learned.
+        purposes: purposes scored; empty: every purpose.
+        lateness_hours: a payment is scored once event time has passed it by this much.
+    """ + SCORER_PARAMETERS_DOC
+
     name = "payer_amount_outlier"
     feeds = frozenset({"payments"})
     key_kind = "payer_purpose"

@@ -54,6 +54,18 @@ from detectors.registry import Registry
 
 
 class PrescriberConcentration(Detector):
+    """Parameters:
+        spike_detector: the detector whose alerts mark a spike.
+        window_days: days from the spike's day (inclusive) in which prescriptions are
+            counted (the detection window).
+        min_prescriptions: fewer prescriptions since the spike than this stay silent.
+        max_doctors: this many doctors or fewer writing min_share of the prescriptions fire.
+        min_share: the share of the prescriptions the few doctors must have written.
+        lateness_hours: a day is judged when event time has passed its end plus this.
+        retention_days: how far behind the watermark a spike alert or prescription is still
+            judged; an older record is late.
+    """
+
     name = "prescriber_concentration"
     feeds = frozenset({"prescriptions", "alerts"})
     key_kind = "hospital_drug"

@@ -109,6 +109,37 @@ DEFAULTS: dict[str, Any] = {
     "direction": "up",
 }
 
+#: The scorer's parameters for a detector's class docstring (its doc page lists them).
+SCORER_PARAMETERS_DOC = """
+    Parameters of the online scorer (detectors/scoring.py):
+        transform: "log": model log1p(value) (multiplicative noise and rhythm); "none": the
+            raw value.
+        period: season length in steps (7: weekly rhythm of daily data; 1: none).
+        alpha: learning rate of the level.
+        beta: learning rate of the trend.
+        gamma: learning rate of the season.
+        tau: learning rate of the scale.
+        rho: learning rate of the share of non-zero steps.
+        clip: residuals are clipped at this many sigmas before they are learned (Huber).
+        scale_clip: residuals are clipped at this many sigmas before they update the scale.
+        min_sigma: floor of sigma, in log units for transform "log", else relative to the
+            level.
+        shift_z: a level shift is shift_days non-zero steps in a row beyond this many
+            sigmas.
+        shift_days: steps in a row beyond shift_z that make a level shift the new normal.
+        warmup: no alert before this many steps.
+        min_obs: no alert before this many non-zero values.
+        z_half: the z (sigmas above the forecast) that scores 0.5.
+        threshold: alert when the score is at or above this.
+        cusum_k: allowance subtracted from each residual (sigmas) in the CUSUM of sustained
+            rises.
+        cusum_h: the CUSUM level that scores 0.5 (0 turns it off).
+        retain: steps for which a series keeps its values, so a late value (a backfill) is
+            put in order and the model refitted.
+        cooldown: steps after an alert during which the series does not alert again.
+        direction: "up" (spikes), "down" (dips) or "both".
+    """
+
 # State layout: a flat list (the smallest JSON), seasonal offsets at the end.
 _T, _N, _M, _L, _B, _S, _P, _C, _K, _U, _D = range(11)
 _SEASON = 11

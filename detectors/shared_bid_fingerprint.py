@@ -35,6 +35,13 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "amount", "fingerprint
 
 
 class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
+    """Parameters:
+        stages: stages whose fingerprints are compared (bids by default).
+        window_days: how long (event time) a project's fingerprinted bids are kept after its
+            last one (retention, not a detection window).
+        max_bids: at most this many fingerprinted bids are kept per project (the newest).
+    """
+
     name = "shared_bid_fingerprint"
     feeds = frozenset({"bids"})
     key_kind = "project"

@@ -58,6 +58,18 @@ PAYMENT_FIELDS = ("status", "payer_id", "payee_id", "payee_kind", "purpose", "am
 
 
 class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
+    """Parameters:
+        window_days: days after the labour-only award in which a materials purchase is
+            matched (the detection window).
+        allowed_lateness_days: how much older than the project's newest record a record may
+            be and still be matched; older ones are late.
+        roles: registry roles in the paying or buying body that count as an office holder.
+        purposes: payment purposes that count as a materials purchase.
+        max_links: registry entries (owners, relatives) followed per record at most.
+        statuses: payment statuses that count as a purchase (one payment is not two
+            findings).
+    """
+
     name = "split_labour_materials"
     feeds = frozenset({"bids", "payments"})
     key_kind = "project"
