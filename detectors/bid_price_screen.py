@@ -75,7 +75,7 @@ class BidPriceScreen(Detector):
         "min_bids": 3,
         "max_cv": 0.03,
         "max_gap_ratio": 0.02,
-        #: How long (event time) a project's unawarded bids are kept after its last record.
+        #: How far behind the watermark a bid is still kept for its award (older: late).
         "window_days": 180.0,
         #: At most this many bids are kept per project (the newest).
         "max_bids": 100,
@@ -86,6 +86,15 @@ class BidPriceScreen(Detector):
         if record["stage"] in ("bid", "award") and record.get("bidder_id"):
             return record["project_id"]
         return None
+
+    def retention_s(self) -> float:
+        return self.params["window_days"] * DAY
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        bids = [b for b in state["bids"] if b[0] >= horizon]
+        if not bids and not state["awards"] and state["m"] < horizon:
+            return None
+        return {**state, "bids": bids}
 
     def is_late(self, event: Event, key: str, state: Any) -> bool:
         judged = (state or {}).get("judged")
@@ -110,11 +119,10 @@ class BidPriceScreen(Detector):
         if record["stage"] == "bid":
             # Kept small (every bid on every open project is state): [ts, id, bidder, amount,
             # event_time]; the evidence entry is rebuilt from it.
-            horizon = newest - self.params["window_days"] * DAY
             bids = [b for b in state["bids"] if b[1] != event.event_id]
             bids.append([event.ts, event.event_id, record["bidder_id"], record["amount"],
                          event.time])
-            bids = sorted(b for b in bids if b[0] >= horizon)[-self.params["max_bids"]:]
+            bids = sorted(bids)[-self.params["max_bids"]:]
             return {**state, "m": newest, "bids": bids}, []
         # An award waits for its bids: judged in advance() once event time is past it.
         if any(a[2] == event.event_id for a in state["awards"]):

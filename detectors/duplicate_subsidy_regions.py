@@ -55,9 +55,6 @@ class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
         payments.append([event.ts, event.event_id, record["region"], record["payer_id"],
                          event.time, record["amount"]])
         payments.sort(key=lambda p: (p[0], p[1]))
-        newest = payments[-1][0]
-        # Keep what a later payment (or a late one) can still pair with.
-        payments = [p for p in payments if p[0] >= newest - 2 * window]
         kept = {p[1] for p in payments}
         findings = []
         # The new payment may complete a set, and (arriving late) so may later ones.
@@ -72,6 +69,26 @@ class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
                 fired.add(later[1])
                 findings.append(self._finding(key, later, earlier, regions))
         return {"p": payments, "f": sorted(fired & kept)}, findings
+
+    def retention_s(self) -> float:
+        # A payment judged now is at or after the horizon; it pairs with payments up to a
+        # window before it (forget keeps those).
+        return self.params["window_days"] * DAY
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        payments = [p for p in state["p"] if p[0] >= horizon - self.params["window_days"] * DAY]
+        if not payments:
+            return None
+        kept = {p[1] for p in payments}
+        return {"p": payments, "f": [f for f in state["f"] if f in kept]}
+
+    def due(self, state: Any) -> float | None:
+        # Forgotten once its newest payment is beyond the retention and a window.
+        return state["p"][-1][0] + 2 * self.retention_s() if state else None
+
+    def advance(self, key: str, state: Any, watermark: float, registry: Registry
+                ) -> tuple[Any, list[Finding]]:
+        return self.forget(state, watermark - self.retention_s()), []
 
     def _finding(self, payee: str, later: list, earlier: list, regions: set[str]) -> Finding:
         days = int(self.params["window_days"])

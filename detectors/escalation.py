@@ -63,6 +63,9 @@ class Escalation(Detector):
         "ignore": (),
         #: Most yellow alerts kept per subject (the newest).
         "max_kept": 64,
+        #: How far behind the watermark (the input feeds' event time) a yellow alert is still
+        #: paired; older ones are late (counted).
+        "retention_days": 60.0,
     }
 
     def key(self, event: Event) -> str | None:
@@ -98,11 +101,24 @@ class Escalation(Detector):
             new_item[_USED] = 1
             findings.append(self._finding(key, partner, new_item))
         kept.append(new_item)
-        newest = max(item[_TS] for item in kept)
-        kept = [item for item in kept if item[_TS] >= newest - 2 * window]
         kept.sort(key=lambda item: (item[_TS], item[_ID]))
         kept = kept[-self.params["max_kept"]:]
         return {"y": kept}, findings
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        # An alert judged now is at or after the horizon and pairs with ones a window before.
+        window = self.params["window_days"] * DAY_S
+        kept = [item for item in state["y"] if item[_TS] >= horizon - window]
+        return {"y": kept} if kept else None
+
+    def due(self, state: Any) -> float | None:
+        newest = max((item[_TS] for item in state["y"]), default=None) if state else None
+        return None if newest is None else newest + self.retention_s() + self.params[
+            "window_days"] * DAY_S
+
+    def advance(self, key: str, state: Any, watermark: float, registry: Registry
+                ) -> tuple[Any, list[Finding]]:
+        return self.forget(state, watermark - self.retention_s()), []
 
     def _finding(self, subject: str, a: list[Any], b: list[Any]) -> Finding:
         first, second = sorted((a, b), key=lambda item: (item[_TS], item[_ID]))

@@ -49,7 +49,7 @@ class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
     stateful = True
     defaults = {
         "stages": ("bid",),
-        #: How long (event time) a project's fingerprinted bids are kept after its last one.
+        #: How far behind the watermark a fingerprinted bid is still compared (older: late).
         "window_days": 365.0,
         #: At most this many fingerprinted bids are kept per project (the newest).
         "max_bids": 200,
@@ -81,11 +81,15 @@ class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
             self._pair(key, old, new) for old in bids
             if old["fp"] == new["fp"] and old["bidder"] != new["bidder"]
         ]
-        newest = max((state or {}).get("m", event.ts), event.ts)
-        horizon = newest - self.params["window_days"] * DAY
-        bids = sorted((b for b in [*bids, new] if b["ts"] >= horizon),
-                      key=lambda b: (b["ts"], b["id"]))[-self.params["max_bids"]:]
+        newest = max((state or {}).get("m", event.ts), event.ts)  # when it went quiet
+        bids = sorted([*bids, new], key=lambda b: (b["ts"], b["id"]))[-self.params["max_bids"]:]
         return {"m": newest, "bids": bids}, findings
+
+    def retention_s(self) -> float:
+        return self.keep_s()
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        return {"m": state["m"], "bids": [b for b in state["bids"] if b["ts"] >= horizon]}
 
     def _pair(self, project: str, a: dict, b: dict) -> Finding:
         first, second = sorted((a, b), key=lambda x: (x["ts"], x["id"]))

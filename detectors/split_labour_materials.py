@@ -77,8 +77,8 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
     stateful = True
     defaults = {
         "window_days": 90.0,
-        #: How much older than the project's newest record a record may be and still be matched;
-        #: older ones are counted as late (the state that could match them is gone).
+        #: With ``window_days``, how far behind the watermark a record may be and still be
+        #: matched; older ones are counted as late (the state that could match them is gone).
         "allowed_lateness_days": 30.0,
         "roles": ("village_cadre", "public_official"),
         "purposes": ("materials",),
@@ -112,11 +112,19 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
     def _horizon_s(self) -> float:
         return (self.params["window_days"] + self.params["allowed_lateness_days"]) * DAY
 
-    def is_late(self, event: Event, key: str, state: Any) -> bool:
-        return bool(state) and event.ts < state["m"] - self._horizon_s()
+    def retention_s(self) -> float:
+        return self._horizon_s()
 
     def keep_s(self) -> float:
         return self._horizon_s()
+
+    def forget(self, state: Any, horizon: float) -> Any:
+        # A record judged now is at or after the horizon; a labour award matches materials
+        # up to window_days after it, so awards are kept that much longer.
+        window = self.params["window_days"] * DAY
+        return {"m": state["m"],
+                "labour": [i for i in state["labour"] if i["ts"] >= horizon - window],
+                "mat": [i for i in state["mat"] if i["ts"] >= horizon]}
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
@@ -145,14 +153,10 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
                 findings.extend(self._match(key, other, item, registry))
         lists = {"labour": list(state["labour"]), "mat": list(state["mat"])}
         lists["labour" if kind == "labour" else "mat"].append(item)
-        newest = max(state["m"], event.ts)
-        horizon = newest - self._horizon_s()
         return {
-            "m": newest,
-            "labour": sorted((i for i in lists["labour"] if i["ts"] >= horizon),
-                             key=lambda i: (i["ts"], i["id"])),
-            "mat": sorted((i for i in lists["mat"] if i["ts"] >= horizon),
-                          key=lambda i: (i["ts"], i["id"])),
+            "m": max(state["m"], event.ts),  # when the project went quiet (ForgetsWhenQuiet)
+            "labour": sorted(lists["labour"], key=lambda i: (i["ts"], i["id"])),
+            "mat": sorted(lists["mat"], key=lambda i: (i["ts"], i["id"])),
         }, findings
 
     # -- judgement ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import itertools
 from detectors.base import Event, Finding
 from detectors.duplicate_subsidy_regions import DuplicateSubsidyRegions
 from detectors.registry import Registry
+from detectors.runner import Runner
 from tests.records import payment_event
 
 
@@ -53,10 +54,12 @@ def test_near_misses_stay_silent() -> None:
     assert run([pay(1, "2026-04-01", "331102"), pay(2, "2026-05-11", "330602")]) == []
 
 
-def test_state_is_pruned() -> None:
+def test_state_is_forgotten_by_the_watermark() -> None:
     detector = DuplicateSubsidyRegions()
-    state = None
+    runner = Runner({"payments": [detector]}, {}, Registry())
     for month in range(1, 13):
-        state, _ = detector.process(pay(month, f"2026-{month:02d}-01", "331102"), "P-7", state,
-                                    Registry())
-    assert len(state["p"]) <= 3
+        runner.handle(pay(month, f"2026-{month:02d}-01", "331102"), "P-7")
+        runner.commit()
+    assert len(runner.detector_state(detector.name, "P-7")["p"]) <= 3
+    # A payment beyond the retention behind the watermark is late, never paired.
+    assert runner.handle(pay(99, "2026-09-15", "330784"), "P-7").late == [detector.name]

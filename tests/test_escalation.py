@@ -105,15 +105,19 @@ def test_a_redelivered_alert_counts_once() -> None:
     assert found == [] and again == state
 
 
-def test_state_keeps_only_recent_alerts() -> None:
+def test_state_keeps_only_alerts_within_retention_behind_the_watermark() -> None:
     detector = Escalation()
-    state = None
+    runner = Runner({"alerts": [detector]}, {}, Registry())
     for i in range(100):  # a yellow a day from one detector: never a pair
-        state, found = detector.process(alert(f"y{i}", "drug_purchase_spike",
-                                               DAY + timedelta(days=i)), SUBJECT, state,
-                                         Registry())
-        assert found == []
-    assert len(state["y"]) == 61  # 2 x 30 days back from the newest
+        event = alert(f"y{i}", "drug_purchase_spike", DAY + timedelta(days=i))
+        # The input feeds' event time moves with them (live: the ingest stage's ticks).
+        assert runner.tick({"merged": event.ts}, 0).findings == []
+        assert runner.handle(event, SUBJECT, source="").findings == []
+        runner.commit()
+    kept = runner.detector_state(detector.name, SUBJECT)["y"]
+    assert len(kept) == 64  # max_kept; without the cap, retention + window back: 90 days
+    old = alert("y-old", "payer_amount_outlier", DAY)  # 99 days behind: late, never paired
+    assert runner.handle(old, SUBJECT, source="").late == [detector.name]
 
 
 # -- the chain, offline -------------------------------------------------------------------

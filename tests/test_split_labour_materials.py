@@ -11,6 +11,7 @@ import pytest
 from detectors.base import Event
 from detectors.findings import alert_id, to_cloudevent
 from detectors.registry import Registry
+from detectors.runner import Runner
 from detectors.split_labour_materials import SplitLabourMaterials
 from schemas import event_ts, validate
 
@@ -154,23 +155,34 @@ def test_window_edge_is_inclusive(registry: Registry) -> None:
     assert len(findings) == 1
 
 
-def test_records_beyond_the_horizon_are_late_and_state_expires(registry: Registry) -> None:
+def runner_with(detector: SplitLabourMaterials, registry: Registry) -> Runner:
+    return Runner({"bids": [detector], "payments": [detector]}, {}, registry)
+
+
+def test_records_beyond_retention_behind_the_watermark_are_late_and_state_expires(
+        registry: Registry) -> None:
     detector = SplitLabourMaterials()
-    state, _ = run(registry, [payment("C-SISTER", day="2026-10-01")], detector)
-    old = award()  # 150 days older than the newest record: its partners are gone
-    assert detector.is_late(old, PROJECT, state)
-    assert not detector.is_late(payment("C-PLAIN", day="2026-07-01"), PROJECT, state)
-    due = detector.due(state)
-    assert due >= state["m"] + 120 * 86400
-    assert detector.advance(PROJECT, state, due - 1, registry) == (state, [])
-    assert detector.advance(PROJECT, state, due, registry) == (None, [])
+    runner = runner_with(detector, registry)
+    runner.handle(payment("C-SISTER", day="2026-10-01"), PROJECT)
+    runner.commit()
+    # 150 days behind the watermark (retention: 90 + 30): its partners may be gone.
+    assert runner.handle(award(), PROJECT).late == [detector.name]
+    assert runner.handle(payment("C-PLAIN", day="2026-07-01"), PROJECT).late == []
+    runner.commit()
+    quiet = runner.tick({"merged": runner.watermark + 200 * 86400}, 0)
+    runner.commit()
+    assert quiet.findings == [] and runner.detector_state(detector.name, PROJECT) is None
 
 
-def test_duplicates_and_pruning_keep_state_small(registry: Registry) -> None:
+def test_duplicates_and_forgetting_keep_state_small(registry: Registry) -> None:
     detector = SplitLabourMaterials()
     state, findings = run(registry, [award(), payment("C-SISTER"), payment("C-SISTER")],
                           detector)
     assert len(findings) == 1 and len(state["mat"]) == 1
-    state, _ = detector.process(payment("C-PLAIN", day="2026-12-01", event_id="pay-late"),
-                                PROJECT, state, registry)
+    runner = runner_with(detector, registry)
+    for event in (award(), payment("C-SISTER"),
+                  payment("C-PLAIN", day="2026-12-01", event_id="pay-late")):
+        runner.handle(event, PROJECT)
+        runner.commit()
+    state = runner.detector_state(detector.name, PROJECT)
     assert state["labour"] == [] and [m["id"] for m in state["mat"]] == ["pay-late"]
