@@ -6,8 +6,9 @@ this module adds what JSON Schema cannot say (RFC 3339 times with an offset, rea
 sane years) as fastjsonschema custom formats, and turns every failure into a :class:`RecordError`
 with a short ``code`` (a bounded set, usable as a metric label) and a ``reason`` a person can read.
 
-Hot path: ``decode(feed, raw)`` is orjson, one walk that normalises ids (:func:`normalise_id`)
-and counts keys (a key given twice is rejected), and one compiled validator call; the decoded
+Hot path: ``decode(feed, raw)`` is orjson, a count of keys written against keys read (a key
+given twice is rejected), the contract's id fields normalised (:func:`normalise_id`), and one
+compiled validator call; the decoded
 dict is returned with its ids normalised and otherwise as it is (extra fields kept, nothing
 filled in).
 """
@@ -381,10 +382,11 @@ if tuple(_FEED_CHECKS) != FEEDS:  # pragma: no cover
 def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
     """Parse and validate one input record of a feed (one of :data:`FEEDS`).
 
-    Returns the parsed dict (unknown extra fields kept), its ids normalised: every field named
-    ``*_id``, ``*_ids`` or ``relatives``, by :func:`normalise_id`, so the stream and the
-    pre-check see one spelling. Raises RecordError for anything that is not a valid record,
-    an object giving a key twice included (``duplicate_key``). A null value on ``registry`` is
+    Returns the parsed dict (unknown extra fields kept), its ids normalised: every field of the
+    contract named ``*_id``, ``*_ids`` or ``relatives`` (top level, or in an array's objects),
+    by :func:`normalise_id`, so the stream and the pre-check see one spelling. Raises
+    RecordError for anything that is not a valid record, an object giving a key twice included
+    (``duplicate_key``). A null value on ``registry`` is
     a deletion (tombstone), not a record: handle it by key before calling this (``empty``).
     An unknown ``feed`` is a programming error: ValueError, not RecordError.
     """
@@ -405,9 +407,9 @@ def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
         raise _not_json(e) from None
     if type(obj) is not dict:
         raise RecordError("not_object", f"record must be a JSON object, got {_json_type(obj)}")
-    keys = _normalise_ids(obj)
-    if _keys_at_most(raw) > keys:  # more keys written than read: maybe one given twice
-        _check_duplicate_keys(raw)
+    if _keys_at_most(raw) > orjson.dumps(obj).count(b'":') or b"\\u0022" in raw:
+        _check_duplicate_keys(raw)  # more keys written than read: maybe one given twice
+    _normalise_ids(obj, _FEED_IDS[feed])
     if not obj.keys() >= required.names:
         raise _missing(required, obj)
     try:
@@ -443,30 +445,54 @@ def is_id_field(name: str) -> bool:
     return name.endswith(_ID_SUFFIXES) or name == "relatives"
 
 
-def _normalise_ids(obj: dict) -> int:
-    """Normalise, in place, every id in ``obj`` (fields named ``*_id``, ``*_ids`` and
-    ``relatives``, at any depth) with :func:`normalise_id`. Returns the number of object keys
-    read (for :func:`_keys_at_most`). Iterative: no recursion limit."""
-    keys = 0
-    stack: list[Any] = [obj]
-    while stack:
-        value = stack.pop()
-        if type(value) is dict:
-            keys += len(value)
-            for name, x in value.items():
-                kind = type(x)
-                if kind is str:
-                    if is_id_field(name):
-                        value[name] = normalise_id(x)
-                elif kind is list:
-                    if is_id_field(name):
-                        x[:] = [normalise_id(i) if type(i) is str else i for i in x]
-                    stack.append(x)
-                elif kind is dict:
-                    stack.append(x)
-        else:
-            stack.extend(x for x in value if type(x) is dict or type(x) is list)
-    return keys
+class _IdFields(NamedTuple):
+    """Where a record type's ids are (field names from its schema)."""
+
+    fields: tuple[str, ...]  # top-level id strings
+    lists: tuple[str, ...]  # top-level arrays of ids
+    nested: tuple[tuple[str, str], ...]  # (array of objects, id field in each)
+
+
+def _id_fields(*schemas: dict) -> _IdFields:
+    """The contract's id fields of these schemas: named ``*_id``, ``*_ids`` or
+    ``relatives``, at the top or in an array's objects (read once, at import)."""
+    fields, lists, nested = [], [], []
+    for schema in schemas:
+        for name, prop in schema.get("properties", {}).items():
+            items = prop.get("items") or {}
+            kinds = prop.get("type")
+            kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+            if is_id_field(name) and "string" in kinds:
+                fields.append(name)
+            elif is_id_field(name) and "array" in kinds:
+                lists.append(name)
+            elif "array" in kinds and isinstance(items, dict):
+                nested += [(name, inner) for inner in items.get("properties", {})
+                           if is_id_field(inner)]
+    return _IdFields(*(tuple(dict.fromkeys(x)) for x in (fields, lists, nested)))
+
+
+def _normalise_ids(obj: dict, where: _IdFields) -> None:
+    """Normalise, in place, every id of the contract in ``obj`` (:func:`normalise_id`)."""
+    for name in where.fields:
+        value = obj.get(name)
+        if type(value) is str:
+            obj[name] = normalise_id(value)
+    for name in where.lists:
+        values = obj.get(name)
+        if type(values) is list:
+            values[:] = [normalise_id(v) if type(v) is str else v for v in values]
+    for name, inner in where.nested:
+        items = obj.get(name)
+        if type(items) is list:
+            for item in items:
+                if type(item) is dict and type(item.get(inner)) is str:
+                    item[inner] = normalise_id(item[inner])
+
+
+#: feed -> where its records' ids are.
+_FEED_IDS = {feed: _id_fields(*(SCHEMAS[rt] for rt in FEED_RECORD_TYPES[feed]))
+             for feed in FEEDS}
 
 
 _KEY_END = re.compile(rb'"\s*:')
@@ -474,8 +500,10 @@ _KEY_END = re.compile(rb'"\s*:')
 
 def _keys_at_most(raw: bytes) -> int:
     """An upper bound on the object keys written in valid JSON ``raw``: each key ends with a
-    quote then a colon, and inside a string a quote is escaped. Equal to the keys read unless
-    a key is given twice (or a string holds an escaped quote before a colon)."""
+    quote then a colon, and inside a string a quote is escaped. Compared with the same count
+    over orjson's writing of what was read (keys read, plus the same escaped quotes before a
+    colon inside strings): more means a key was given twice. A quote escaped as ``\\u0022``
+    would hide one, so such records are always checked."""
     count = raw.count(b'":')
     if b'" ' in raw or b'"\n' in raw or b'"\t' in raw or b'"\r' in raw:
         count = len(_KEY_END.findall(raw))
