@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from detectors import CATALOGUE
 from detectors.config import ConfigError, load_detectors
@@ -105,3 +106,48 @@ def test_worker_refuses_to_start_with_a_bad_file(tmp_path: Path) -> None:
         text=True, timeout=60, env={**os.environ, "SUNLIGHT_DETECTORS_FILE": str(path)})
     assert result.returncode == 2
     assert "line 3" in result.stderr and "colour" in result.stderr
+
+
+# -- the shipped file: the full effective configuration, kept equal to the defaults ---------
+OVERRIDE_MARK = "# override:"
+
+
+def shipped_parameters() -> list[tuple[str, str, object, str]]:
+    """(detector, parameter, value, its line) of every parameter in the shipped file's
+    ``params`` (overrides by region or field are deliberate and not listed here)."""
+    text = (ROOT / "detectors.yaml").read_text()
+    lines = text.splitlines()
+    top = {k.value: v for k, v in yaml.compose(text).value}
+    found = []
+    for name_node, body in top["detectors"].value:
+        params = next((v for k, v in body.value if k.value == "params"), None)
+        for key, value in getattr(params, "value", []):
+            found.append((name_node.value, key.value, yaml.safe_load(yaml.serialize(value)),
+                          lines[key.start_mark.line]))
+    return found
+
+
+def test_the_shipped_file_lists_every_detector_and_parameter() -> None:
+    listed = yaml.safe_load((ROOT / "detectors.yaml").read_text())["detectors"]
+    assert sorted(set(CATALOGUE) - set(listed)) == [], "detectors missing from detectors.yaml"
+    missing = [f"{name}.{param}" for name, cls in CATALOGUE.items()
+               for param in cls.defaults if param not in (listed[name] or {}).get("params", {})]
+    assert missing == [], f"parameters missing from detectors.yaml (with their default): {missing}"
+
+
+def test_the_shipped_file_holds_the_defaults_unless_marked_as_an_override() -> None:
+    """A value unlike its detector's default must say so on its line (``# override: why``),
+    and a marked one must differ: a default changed in code is then changed here too."""
+    drifted, stale = [], []
+    for name, param, value, line in shipped_parameters():
+        cls = CATALOGUE[name]
+        effective = cls(**{param: value}).params[param]
+        marked = OVERRIDE_MARK in line
+        if effective != cls.defaults[param] and not marked:
+            drifted.append(f"{name}.{param}: {value!r} in the file, {cls.defaults[param]!r} "
+                           "in code")
+        if effective == cls.defaults[param] and marked:
+            stale.append(f"{name}.{param}")
+    assert drifted == [], (f"detectors.yaml differs from the defaults (mark a deliberate "
+                           f"change with '{OVERRIDE_MARK} <why>'): {drifted}")
+    assert stale == [], f"marked as overrides but equal to the default: {stale}"
