@@ -50,6 +50,8 @@ class Escalation(Detector):
             a red.
         ignore: detectors whose alerts are not escalated.
         max_kept: most yellow alerts kept per subject (the newest).
+        retention_days: how far behind the watermark (the input feeds' event time) a yellow
+            alert is still paired; older ones are late (counted).
     """
 
     name = "escalation"
