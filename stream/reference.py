@@ -48,9 +48,14 @@ class RegistryView:
             record = decode("registry", value, self.settings.max_record_bytes)
         except RecordError:
             return
-        if registry_key_error(key, record) is None:  # else dead-lettered by the ingest stage
+        if registry_key_error(key, record) is not None:
+            return  # dead-lettered by the ingest stage
+        try:
             self.registry.apply(record)
-            self.applied += 1
+        except Exception:  # one entry must not stop the view (and every worker's registry)
+            log.exception("registry view could not apply a %s record", record["record_type"])
+            return
+        self.applied += 1
 
     async def run(self) -> None:
         topic = self.settings.topic("registry")
