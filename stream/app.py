@@ -60,7 +60,7 @@ from stream.ingest import (
 from stream.kafka import commit_or_redo, consumer_lag
 from stream.keyed import KeyedStage
 from stream.metrics import Metrics
-from stream.privacy import mask
+from stream.privacy import failure, mask
 from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
@@ -277,8 +277,8 @@ class Sunlight:
         try:
             await self._route(feed, message, producer, pending, latest_ts)
         except Exception as exc:  # a poison record: it goes to dead-letters, the stage goes on
-            log.exception("ingest failed on %s[%s]@%s", message.topic, message.partition,
-                          message.offset)
+            log.error("ingest failed on %s[%s]@%s: %s", message.topic, message.partition,
+                      message.offset, failure(exc))
             pending.append(await self.reject(
                 _failure("processing_error", f"Sunlight failed on this record: {exc!r}",
                          message.value, message.key, message.topic, message.partition,
@@ -499,8 +499,8 @@ class Sunlight:
                     else:
                         await verdict(message)
                 except Exception as exc:  # poison: dead-lettered, the agent goes on
-                    log.exception("verdicts failed on %s[%s]@%s", message.topic,
-                                  message.partition, message.offset)
+                    log.error("verdicts failed on %s[%s]@%s: %s", message.topic,
+                              message.partition, message.offset, failure(exc))
                     await (await self.reject(_failure(
                         "processing_error", f"Sunlight failed on this record: {exc!r}",
                         message.value, message.key, message.topic, message.partition,

@@ -36,6 +36,7 @@ from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS
 from stream.ingest import Rejected, dead_letter
 from stream.kafka import commit_or_redo, partition_counts
+from stream.privacy import failure
 from stream.security import client_options
 
 if TYPE_CHECKING:
@@ -234,8 +235,8 @@ class KeyedStage:
                 try:
                     await self._one(message, kind, partition, pending)
                 except Exception as exc:  # a poison record: dead-lettered, the stage goes on
-                    log.exception("keyed stage failed on %s[%s]@%s", message.topic,
-                                  message.partition, message.offset)
+                    log.error("keyed stage failed on %s[%s]@%s: %s", message.topic,
+                              message.partition, message.offset, failure(exc))
                     await self._poison(message, exc, pending)
                     runner.commit()  # what it changed counts: the record is dealt with
             # Into the store while store.partition is this partition: every key this

@@ -20,6 +20,7 @@ from stream.config import Settings
 from stream.ingest import is_deletion, registry_key_error
 from stream.kafka import partition_counts
 from stream.metrics import Metrics
+from stream.privacy import failure
 from stream.security import client_options
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ class RegistryView:
             return  # dead-lettered by the ingest stage
         try:
             self.registry.apply(record)
-        except Exception:  # one entry must not stop the view (and every worker's registry)
-            log.exception("registry view could not apply a %s record", record["record_type"])
+        except Exception as exc:  # one entry must not stop the view (every worker's registry)
+            log.error("registry view could not apply a %s record: %s", record["record_type"],
+                      failure(exc))
             return
         self.applied += 1
 

@@ -228,11 +228,22 @@ def test_registry_tombstones_delete_and_a_key_unlike_the_id_is_dead_lettered(
                             f'topic="{world.topic("registry")}"}}': 1.0}
         # Only P-LAST: P-GONE deleted, P-REAL never applied (a deletion by its id would miss).
         assert metrics['sunlight_registry_records{record_type="person"}'] == 1
+        # Poison on the worker's own topics (a bug or a stray producer): each message is
+        # dead-lettered as processing_error and its stage goes on.
+        for internal in ("sunlight-keyed-payee", "sunlight-keyed-alert"):
+            world.producer.send(world.prefix + internal, key=b"P-X", value=b"\x00 not json")
         # A payment to the deleted cadre is no longer held.
         world.produce("payments", work_subsidy("to-gone", "P-GONE"))
         world.produce("payments", work_subsidy("to-last", "P-LAST"))
         world.flush()
         alerts = world.read("alerts", expect=1, timeout=60, settle=2)
         assert [a["subject"] for a in alerts] == ["person:P-LAST"]
+        letters = world.read("dead-letters", expect=3, timeout=60, settle=1, distinct="_key")
+        poison = {x["topic"] for x in letters if x["reason_code"] == "processing_error"}
+        assert poison == {world.prefix + "sunlight-keyed-payee",
+                          world.prefix + "sunlight-keyed-alert"}
+        assert worker.process.poll() is None
+        log = worker.log_path.read_bytes()
+        assert b"keyed stage failed on" in log and b"P-X" not in log  # where, not what
     finally:
         world.close()
