@@ -21,7 +21,7 @@ window is judged).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,29 +65,35 @@ class Run:
 
 def drive(detectors: Detector | Iterable[Detector], items: Iterable[Event | float],
           registry: Registry | None = None, *, states: Mapping[str, Any] | None = None,
-          until: float | None = None, **runner_options: Any) -> Run:
+          store: MutableMapping[str, Any] | None = None,
+          until: float | None = None, clock: bool = True, **runner_options: Any) -> Run:
     """Run ``items`` (events, and floats as watermark ticks) through one Runner holding
     ``detectors`` (all of one key kind). ``states``: key -> starting state of the (only)
-    detector. An event no detector keys still carries event time (live: a tick). Every event
-    is one source merged in arrival order, as a replay of one file; ``runner_options`` go to
-    the Runner (e.g. ``cache_size=0``: every state read back from its JSON before use)."""
+    detector; ``store``: the Runner's own state mapping to start from (a checkpoint, key ->
+    bytes, as a restarted worker recovers it). An event no detector keys still carries event
+    time (live: a tick). Every event is one source merged in arrival order, as a replay of one
+    file. ``clock=False``: events carry no event time (handled as alerts read back are), only
+    the floats move the watermark, so nothing is judged or forgotten between ticks.
+    ``runner_options`` go to the Runner (e.g. ``cache_size=0``: every state read back from its
+    JSON before use)."""
     chosen = [detectors] if isinstance(detectors, Detector) else list(detectors)
     kinds = by_kind(chosen)
     if len(kinds) != 1:
         raise ValueError(f"drive() runs detectors of one key kind, got {sorted(kinds)}")
     [by_feed] = kinds.values()
-    runner = Runner(by_feed, {}, registry or Registry(), **runner_options)
+    runner = Runner(by_feed, {} if store is None else store, registry or Registry(),
+                    **runner_options)
     run = Run(runner)
     for key, value in (states or {}).items():
         runner.put_state(run.detector, key, value)
     for item in items:
         if isinstance(item, Event):
             keys = runner.route(item)
-            if not keys:
+            if not keys and clock:
                 _settle(run, runner.tick({"merged": item.ts}, 0))
                 runner.commit()
             for key in keys:
-                outcome = runner.handle(item, key)
+                outcome = runner.handle(item, key, source=None if clock else "")
                 if outcome.duplicate:
                     run.duplicates += 1
                     continue

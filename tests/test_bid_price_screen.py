@@ -13,6 +13,7 @@ from detectors.bid_price_screen import BidPriceScreen
 from detectors.findings import alert_id, to_cloudevent
 from detectors.registry import Registry
 from detectors.runner import Runner
+from detectors.testing import drive
 from schemas import event_ts, validate
 
 REG = Registry()
@@ -33,33 +34,12 @@ def award(amount: float, *, bidder: str = "C-0", hour: int = 18) -> Event:
 
 def run(events: list[Event | float], detector: BidPriceScreen | None = None
         ) -> tuple[object, list]:
-    """Runner semantics for one project: late check, process; awards judged when the watermark
-    (largest event time seen, or a float in ``events``) passes their due time, and at the end."""
-    detector = detector or BidPriceScreen()
-    state, findings, watermark = None, [], float("-inf")
-
-    def advance() -> None:
-        nonlocal state
-        due = detector.due(state) if state else None
-        if due is not None and due <= watermark:
-            state, found = detector.advance("PRJ-1", state, watermark, REG)
-            findings.extend(found)
-
-    for event in events:
-        if isinstance(event, float):
-            watermark = max(watermark, event)
-            advance()
-            continue
-        watermark = max(watermark, event.ts)
-        if detector.key(event) is None or detector.is_late(event, "PRJ-1", state):
-            continue
-        state, found = detector.process(event, "PRJ-1", state, REG)
-        orjson.dumps(state)
-        findings.extend(found)
-        advance()
-    watermark += 86400.0  # the feed moves on a day: every award is judged
-    advance()
-    return state, findings
+    """Through the real Runner, for one project: awards judged when the watermark (largest
+    event time seen, or a float in ``events``) passes their due time, and at the end, when the
+    feed moves on a day. Returns the project's state and the findings."""
+    end = max(e if isinstance(e, float) else e.ts for e in events) + 86400.0
+    run = drive(detector or BidPriceScreen(), events, REG, until=end)
+    return run.state("PRJ-1"), run.findings
 
 
 def ts_at(hour: int, day: str = "2026-05-14") -> float:

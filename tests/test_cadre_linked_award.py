@@ -11,6 +11,7 @@ from detectors.base import Event
 from detectors.cadre_linked_award import CadreLinkedAward
 from detectors.findings import alert_id, to_cloudevent
 from detectors.registry import Registry
+from detectors.testing import drive
 from schemas import event_ts, validate
 
 VILLAGE, OTHER = "VC-330784-001", "VC-330784-002"
@@ -61,13 +62,9 @@ def bid(bidder: str, *, stage: str = "award", buyer: str = VILLAGE, day: str = "
 
 
 def run(registry: Registry, event: Event) -> list:
-    detector = CadreLinkedAward()
-    key = detector.key(event)
-    if key is None:
-        return []
-    state, findings = detector.process(event, key, None, registry)
-    assert state is None  # stateless
-    return findings
+    run = drive(CadreLinkedAward(), [event], registry)
+    assert run.states() == {}  # stateless
+    return run.findings
 
 
 def test_award_to_a_cadre_run_company_is_red_with_the_link_path(registry: Registry) -> None:

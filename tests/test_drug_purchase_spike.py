@@ -12,8 +12,8 @@ import pytest
 from detectors.base import Event
 from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.findings import alert_id, to_cloudevent
-from detectors.registry import Registry
 from detectors.runner import Runner
+from detectors.testing import drive
 from schemas import event_ts, validate
 from stream.scorecli import main as score_main
 
@@ -45,15 +45,8 @@ def history(days: int, seed: int = 1, base: float = 300.0) -> list[Event]:
 
 def replay(events: list[Event], detector: DrugPurchaseSpike | None = None,
            state: dict | None = None) -> tuple[Runner, list]:
-    runner = Runner({"prescriptions": [detector or DrugPurchaseSpike()]},
-                    {} if state is None else state, Registry())
-    findings = []
-    for event in events:
-        for key in runner.route(event):
-            outcome = runner.handle(event, key)
-            runner.mark_seen(event, key)
-            findings += outcome.findings
-    return runner, findings
+    run = drive(detector or DrugPurchaseSpike(), events, store=state)
+    return run.runner, run.findings
 
 
 def test_a_spike_is_yellow_to_the_health_regulator_with_its_evidence() -> None:
@@ -154,15 +147,9 @@ def test_a_backfilled_history_in_any_order_still_warms_up() -> None:
     random.Random(3).shuffle(backfill)
     events = [now, *backfill, purchase("s1", spike_day, 2000),
               purchase("next", spike_day + timedelta(days=2), 300)]
-    runner = Runner({"prescriptions": [DrugPurchaseSpike()]}, {}, Registry())
-    findings, late = [], []
-    for event in events:
-        for key in runner.route(event):
-            outcome = runner.handle(event, key)
-            runner.mark_seen(event, key)
-            findings += outcome.findings
-            late += outcome.late
-    assert late == []
+    run = drive(DrugPurchaseSpike(), events)
+    findings = run.findings
+    assert run.late == []
     assert [f.basis for f in findings] == [(KEY, spike_day.isoformat())]
     in_order = replay([*history(28), now, *events[-2:]])[1]
     assert findings[0].score == in_order[0].score  # the same model as in order

@@ -16,6 +16,7 @@ from detectors.escalation import Escalation
 from detectors.findings import alert_id, to_cloudevent
 from detectors.registry import Registry
 from detectors.runner import Runner
+from detectors.testing import drive
 from schemas import validate
 from stream.config import ROOT
 from stream.ingest import Rejected, ingest
@@ -40,14 +41,7 @@ def alert(alert_id_: str, detector: str, day: date, *, severity: str = "yellow",
 
 
 def run(events: list[Event]) -> list:
-    runner = Runner({"alerts": [Escalation()]}, {}, Registry())
-    findings = []
-    for event in events:
-        for key in runner.route(event):
-            outcome = runner.handle(event, key)
-            runner.mark_seen(event, key)
-            findings += outcome.findings
-    return findings
+    return drive(Escalation(), events).findings
 
 
 SPIKE = alert("a-spike", "drug_purchase_spike", DAY)

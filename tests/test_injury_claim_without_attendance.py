@@ -6,8 +6,7 @@ import itertools
 
 from detectors.base import Event, Finding
 from detectors.injury_claim_without_attendance import InjuryClaimWithoutAttendance
-from detectors.registry import Registry
-from detectors.runner import Runner
+from detectors.testing import drive
 from tests.records import check_in_event, payment_event
 
 
@@ -22,15 +21,7 @@ def later(day: str) -> Event:
 
 
 def run(events: list[Event]) -> list[Finding]:
-    runner = Runner({"payments": [InjuryClaimWithoutAttendance()],
-                     "attendance": [InjuryClaimWithoutAttendance()]}, {}, Registry())
-    found = []
-    for event in events:
-        for key in runner.route(event):
-            outcome = runner.handle(event, key)
-            found += outcome.findings
-            runner.mark_seen(event, key)
-    return found
+    return drive(InjuryClaimWithoutAttendance(), events).findings
 
 
 def test_claim_without_attendance_fires_after_the_lateness() -> None:

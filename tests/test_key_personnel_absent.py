@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from detectors import testing
 from detectors.base import Event
 from detectors.findings import alert_id, to_cloudevent
 from detectors.key_personnel_absent import KeyPersonnelAbsent
@@ -63,40 +64,12 @@ def weeks(person: str, *plan: str, start: date = MONDAY) -> list[Event]:
 
 def drive(events: list[Any], detector: KeyPersonnelAbsent | None = None,
           advance_as_we_go: bool = True) -> tuple[list, list[str], dict[str, Any]]:
-    """What the runner does, for the detector alone: per event and key, a late check, else
+    """The detector alone through the real Runner: per event and key, a late check, else
     process; windows judged whenever the watermark (largest event time seen, or a float in
-    ``events``: a watermark tick) passes their due time."""
-    detector = detector or KeyPersonnelAbsent()
-    states: dict[str, Any] = {}
-    findings: list = []
-    late: list[str] = []
-    watermark = float("-inf")
-
-    def advance() -> None:
-        for key in sorted(states):
-            due = detector.due(states[key])
-            if due is not None and due <= watermark:
-                states[key], found = detector.advance(key, states[key], watermark, REG)
-                findings.extend(found)
-        for key in [k for k, s in states.items() if s is None]:
-            del states[key]
-
-    for item in events:
-        if isinstance(item, float):
-            watermark = max(watermark, item)
-            advance()
-            continue
-        watermark = max(watermark, item.ts)
-        for key in detector.keys(item):
-            if detector.is_late(item, key, states.get(key)):
-                late.append(item.event_id)
-                continue
-            states[key], found = detector.process(item, key, states.get(key), REG)
-            findings.extend(found)
-            orjson.dumps(states[key])  # JSON-serialisable, always
-        if advance_as_we_go:
-            advance()
-    return findings, late, states
+    ``events``: a watermark tick) passes their due time. ``advance_as_we_go=False``: only the
+    ticks move event time. Returns the findings, the late event ids and the states by key."""
+    run = testing.drive(detector or KeyPersonnelAbsent(), events, REG, clock=advance_as_we_go)
+    return run.findings, run.late, run.states()
 
 
 def end_of(week: int, plus_days: float = 2.0) -> float:

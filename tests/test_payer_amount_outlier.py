@@ -14,6 +14,7 @@ from detectors.findings import alert_id, to_cloudevent
 from detectors.payer_amount_outlier import PayerAmountOutlier
 from detectors.registry import Registry
 from detectors.runner import Runner
+from detectors.testing import drive
 from schemas import event_ts, validate
 
 PAYER = "FIN-330784-01"
@@ -32,17 +33,8 @@ def run(events: list[Event], detector: PayerAmountOutlier | None = None,
         states: dict | None = None) -> tuple[dict, list]:
     """Through a Runner; at the end event time runs out and every payment is scored. Returns
     the per-pair states and the findings."""
-    detector = detector or PayerAmountOutlier()
-    runner = Runner({"payments": [detector]}, {}, Registry())
-    for k, v in (states or {}).items():
-        runner.put_state(detector.name, k, v)
-    findings = []
-    for event in events:
-        for key in runner.route(event):
-            findings += runner.handle(event, key).findings
-            runner.mark_seen(event, key)
-    findings += runner.tick({"merged": float("inf")}, 0).findings
-    return dict(runner.states(detector.name)), findings
+    run = drive(detector or PayerAmountOutlier(), events, states=states, until=float("inf"))
+    return run.states(), run.findings
 
 
 def history(n: int, seed: int = 1, base: float = 5000.0, **kw) -> list[Event]:

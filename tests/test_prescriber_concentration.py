@@ -15,6 +15,7 @@ from detectors.findings import alert_id, to_cloudevent
 from detectors.prescriber_concentration import PrescriberConcentration
 from detectors.registry import Registry
 from detectors.runner import Runner
+from detectors.testing import drive
 from schemas import event_ts, validate
 from stream.ingest import ingest
 
@@ -74,15 +75,7 @@ def tick(day: date) -> Event:
 
 
 def replay(events: list[Event], registry: Registry) -> list:
-    runner = Runner({"prescriptions": [PrescriberConcentration()],
-                     "alerts": [PrescriberConcentration()]}, {}, registry)
-    findings = []
-    for event in events:
-        for key in runner.route(event):
-            outcome = runner.handle(event, key)
-            runner.mark_seen(event, key)
-            findings += outcome.findings
-    return findings
+    return drive(PrescriberConcentration(), events, registry).findings
 
 
 CONCENTRATED = {"D-0": 10, "D-1": 8, "D-2": 2, "D-3": 1, "D-4": 1}  # 18 of 22 by two doctors
