@@ -51,7 +51,18 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", 
 
 
 class BidPriceScreen(Detector):
-    """Parameters:
+    """Fires: When a project with ``min_bids`` or more bids is awarded, and the award judged
+    once the watermark has passed it by ``allowed_lateness_hours``: the bids' coefficient of
+    variation is below ``max_cv``, or two bidders offered the same price, or the gap between
+    the two lowest bids is below ``max_gap_ratio`` of the losing bids' spread. Yellow, to
+    the procurement regulator.
+
+    Silent: Competitive bids, fewer than ``min_bids`` bids; a bid placed before an award
+    already judged is late (counted).
+
+    Evidence: The award and the bids (``records``) and every screen's value.
+
+    Parameters:
         allowed_lateness_hours: an award is judged once the watermark passes it by this
             much: bids placed before it that arrive in that time still count.
         min_bids: fewer bids than this stay silent.

@@ -32,7 +32,18 @@ from detectors.registry import Registry
 
 
 class CadreLinkedAward(Detector):
-    """Parameters:
+    """Fires: An award whose winner's legal representative or a shareholder is, or is a
+    relative of, a person holding one of ``roles`` in the buyer on the award's day: red, to
+    the discipline inspectors; a bid from such a company: yellow, to the procurement
+    regulator.
+
+    Silent: A link to an office that ended before the award, an office in another body, a
+    stage not in ``stages``.
+
+    Evidence: The award or bid (``records``), the chain of registry links from the company
+    to the office holder (``registry_links``) and what was observed.
+
+    Parameters:
         roles: registry roles in the paying or buying body that count as an office holder.
         stages: stages judged: an award is red; a bid from a linked company is yellow.
         max_links: registry entries (owners, relatives) followed per record at most.

@@ -23,7 +23,16 @@ from detectors.registry import Registry
 
 
 class DeceasedRecipient(PersonPayeeKey, RegistryCheck):
-    """Parameters:
+    """Fires: A payment for one of ``purposes`` whose payee's registry record has
+    ``deceased_on`` before the payment's date; on a ``requested`` payment the action is
+    ``hold``.
+
+    Silent: A death on or after the payment date (the payment was due), a payee with no
+    death recorded.
+
+    Evidence: The payment (``records``) and the person's death date (``registry_links``).
+
+    Parameters:
         purposes: payment purposes judged (a welfare subsidy by default).
     """
 

@@ -56,7 +56,17 @@ SUBJECT_PREFIX = "hospital_drug:"
 
 
 class DrugPurchaseSpike(Detector):
-    __doc__ = """Parameters:
+    __doc__ = """Fires: A hospital's daily total of a drug scores at or above ``threshold``
+    against that pair's own learned normal (the online scorer), once the day is complete (the
+    watermark past its end plus ``lateness_hours``). Yellow, to the health regulator.
+
+    Silent: Days inside the weekly rhythm, trends and level shifts that became the new
+    normal, the warm-up, the cooldown after an alert.
+
+    Evidence: The day's largest purchases (``records``, ``evidence_records`` of them) and
+    the score.
+
+    Parameters:
         lateness_hours: a day is judged when event time has passed its end plus this.
         evidence_records: the largest purchases of the day cited as evidence.
     """ + SCORER_PARAMETERS_DOC

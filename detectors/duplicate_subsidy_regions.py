@@ -30,7 +30,17 @@ DAY = 86400.0
 
 
 class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
-    """Parameters:
+    """Fires: A payee receives a payment for one of ``purposes`` from payers in ``min_regions``
+    or more different regions within ``window_days``; each payment that completes such a set
+    is one finding, whichever payment arrives first. Yellow, to the regulator.
+
+    Silent: Payments from one region, regions further apart than the window, a retried
+    payment.
+
+    Evidence: The payments of the set (``records``: region, payer, amount) and what was
+    observed.
+
+    Parameters:
         purposes: payment purposes judged (a welfare subsidy by default).
         window_days: payments this many days apart or less form one set (the detection
             window).

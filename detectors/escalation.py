@@ -45,7 +45,16 @@ _TS, _ID, _DET, _TIME, _USED, _SCORE, _SECTOR = range(7)
 
 
 class Escalation(Detector):
-    """Parameters:
+    """Fires: A yellow alert arrives and an unused yellow alert from a different detector about
+    the same subject lies within ``window_days`` of it: one red, to the discipline
+    inspectors, citing both.
+
+    Silent: Red alerts (its own too), two yellows of one detector, detectors in ``ignore``,
+    yellows already cited; an alert older than ``retention_days`` is late (counted).
+
+    Evidence: The two alerts (``records``: their ids, detectors and scores).
+
+    Parameters:
         window_days: two yellows from different detectors this many days apart or less make
             a red.
         ignore: detectors whose alerts are not escalated.

@@ -27,7 +27,17 @@ from detectors.registry import Registry
 
 
 class IneligibleSubsidyPayee(PersonPayeeKey, RegistryCheck):
-    """Parameters:
+    """Fires: A payment for one of ``purposes`` (requested or executed) to a person who holds
+    one of ``roles`` in the payer on the payment's date. Red, to the discipline inspectors;
+    on a ``requested`` payment the action is ``hold`` (the money must not move).
+
+    Silent: A former office holder (the office ended before the payment), an office in
+    another body, another purpose, a payee that is a company.
+
+    Evidence: The payment (``records``) and the registry role that makes the payee
+    ineligible (``registry_links``: person, organisation, role, its start and end).
+
+    Parameters:
         purposes: payment purposes judged (a work subsidy by default).
         roles: registry roles in the paying or buying body that count as an office holder: a
             payee holding one on the payment's date fires.

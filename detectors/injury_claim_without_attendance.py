@@ -42,7 +42,17 @@ def _midnight(day: str) -> float:
 
 
 class InjuryClaimWithoutAttendance(Detector):
-    """Parameters:
+    """Fires: A payment for one of ``purposes`` on a project whose payee has no ``check_in`` on
+    that project in the ``lookback_days`` before it; judged once event time has passed the
+    claim by ``allowed_lateness_days``.
+
+    Silent: A claimant with a check-in on the project in the lookback, even one arriving
+    after the claim inside the lateness; a record older than ``retention_days`` is late
+    (counted), never judged.
+
+    Evidence: The claim (``records``: project, payer, amount, status).
+
+    Parameters:
         lookback_days: days before the claim in which a check-in on its project clears it.
         allowed_lateness_days: a claim is judged once event time has passed it by this much:
             a check-in arriving in that time still clears it.

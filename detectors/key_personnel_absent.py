@@ -89,7 +89,19 @@ def local_time(day: str, offset_s: int) -> str:
 
 
 class KeyPersonnelAbsent(Detector):
-    """Parameters:
+    """Fires: A week in which a key person of an award checked in on its project on fewer
+    working days than the award's ``required_onsite_ratio``: yellow, to the construction
+    regulator; red, to the discipline inspectors, at the ``red_weeks``-th failing week
+    running or when the person checked in on another site instead.
+
+    Silent: A week at or above the ratio, the award's own week with fewer than
+    ``min_working_days`` working days left, weeks beyond ``max_weeks``; a check-in for a
+    week already judged is late (counted).
+
+    Evidence: The award (``records``), the week, its working days, the days on site and
+    absent, and any site the person was at instead.
+
+    Parameters:
         allowed_lateness_days: a week is judged once the watermark passes its end plus this.
         red_weeks: failing weeks running that make a finding red.
         max_weeks: weeks from the award's week for which an assignment is tracked.

@@ -41,7 +41,18 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",
 
 
 class LeaseBelowReference(ForgetsWhenQuiet, Detector):
-    """Parameters:
+    """Fires: An award of one of ``categories`` below ``ratio`` times its reference: the
+    award's own ``reference_price`` or the lease tender's reserve. Yellow, to the rural-
+    affairs regulator; red, to the discipline inspectors, when the lessee is linked to an
+    office holder of the buyer.
+
+    Silent: A lease at ``ratio`` of its reference or more; an award with no reference waits
+    for its tender (kept ``retention_days``).
+
+    Evidence: The award and the tender (``records``), the registry links and what was
+    observed (the ratio).
+
+    Parameters:
         ratio: a lease below this share of its reference rent fires.
         categories: award categories judged (leases by default).
         roles: registry roles in the paying or buying body that count as an office holder: a

@@ -51,7 +51,16 @@ from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 
 
 class PayerAmountOutlier(Detector):
-    __doc__ = """Parameters:
+    __doc__ = """Fires: A payment (of ``statuses`` and ``purposes``) whose amount scores at or
+    above ``threshold`` against what its payer pays for that purpose (the online scorer), once
+    event time has passed it by ``lateness_hours``. Yellow, to the finance regulator.
+
+    Silent: Amounts within the pair's learned normal, a pair still in its warm-up, a new
+    level that holds for ``shift_days`` payments.
+
+    Evidence: The payment (``records``) and what was observed (the score).
+
+    Parameters:
         statuses: which payments are scored and learned.
         purposes: purposes scored; empty: every purpose.
         lateness_hours: a payment is scored once event time has passed it by this much.

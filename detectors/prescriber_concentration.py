@@ -54,7 +54,18 @@ from detectors.registry import Registry
 
 
 class PrescriberConcentration(Detector):
-    """Parameters:
+    """Fires: After a ``spike_detector`` alert for a hospital and drug, when within
+    ``window_days`` there are ``min_prescriptions`` or more prescriptions and
+    ``max_doctors`` doctors or fewer wrote ``min_share`` of them. Red (discipline
+    inspectors) when one of them has integrity flags; else yellow (the health regulator).
+
+    Silent: Prescriptions spread over many doctors, too few prescriptions, no spike alert; a
+    record older than ``retention_days`` is late (counted).
+
+    Evidence: The spike alert and the day's prescriptions (``records``), the doctors'
+    counts.
+
+    Parameters:
         spike_detector: the detector whose alerts mark a spike.
         window_days: days from the spike's day (inclusive) in which prescriptions are
             counted (the detection window).

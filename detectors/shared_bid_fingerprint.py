@@ -35,7 +35,15 @@ FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "amount", "fingerprint
 
 
 class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
-    """Parameters:
+    """Fires: Two different bidders on one project submit bids (stages in ``stages``) with the
+    same ``fingerprint``: one finding per pair. Red, to the discipline inspectors, the
+    procurement regulator informed (``evidence.also_route``).
+
+    Silent: Different fingerprints, bids without one, one bidder's own resubmissions.
+
+    Evidence: The two bids (``records``) and the shared fingerprint (``observed``).
+
+    Parameters:
         stages: stages whose fingerprints are compared (bids by default).
         window_days: how long (event time) a project's fingerprinted bids are kept after its
             last one (retention, not a detection window).

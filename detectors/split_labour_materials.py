@@ -58,7 +58,18 @@ PAYMENT_FIELDS = ("status", "payer_id", "payee_id", "payee_kind", "purpose", "am
 
 
 class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
-    """Parameters:
+    """Fires: After a ``labour_only`` award on a project, each materials purchase for it by the
+    same buyer within ``window_days`` that goes to a company other than the winner linked to
+    an office holder of the buyer, or sharing an owner with the winner. Red, to the
+    discipline inspectors.
+
+    Silent: Materials from an unlinked supplier, from another payer, to the winner itself,
+    outside the window, or a payment without a ``project_id``.
+
+    Evidence: The award and the purchase (``records``), the registry links and what was
+    observed.
+
+    Parameters:
         window_days: days after the labour-only award in which a materials purchase is
             matched (the detection window).
         allowed_lateness_days: how much older than the project's newest record a record may
