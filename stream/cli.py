@@ -49,6 +49,16 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _processes(text: str) -> int:
+    from stream.supervisor import process_count
+
+    try:
+        return process_count(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes >= 1 or "
+                                         "'auto'") from None
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("sunlight")
@@ -81,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("worker", "run one stream worker (Faust)", ALL)
     p.add_argument("--web-port", type=_port, help="metrics/health port (default SUNLIGHT_WEB_PORT)")
     p.add_argument("--data-dir", type=Path, help="worker state folder (default SUNLIGHT_DATA_DIR)")
+    p.add_argument("--processes", type=_processes, metavar="N|auto",
+                   help="start and supervise N workers of the same group (auto: one per core); "
+                        "worker i gets web port base+i and data folder <base>-i, and is "
+                        "restarted with backoff if it exits")
 
     p = command("topics", "create the contract's topics (idempotent)", TOPICS)
     p.add_argument("--partitions", action="append", default=[], metavar="TOPIC=N",
@@ -195,6 +209,15 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"sunlight: {exc}", file=sys.stderr)
         return 2
+    if args.processes:
+        from stream.supervisor import supervise
+
+        try:
+            return supervise(args.processes, settings.web_port, settings.data_dir,
+                             settings.log_level)
+        except ValueError as exc:
+            print(f"sunlight: {exc}", file=sys.stderr)
+            return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.log_format == "json":  # lines logged before Faust sets up its logging
         logging.basicConfig(level=settings.log_level.upper())

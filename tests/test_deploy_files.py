@@ -89,8 +89,11 @@ def test_file_sd_alternative_passes_promtool(tmp_path: Path) -> None:
     del job["static_configs"]
     job["file_sd_configs"] = [{"files": ["targets/sunlight-workers.yml"], "refresh_interval": "1m"}]
     (tmp_path / "targets").mkdir()
-    (tmp_path / "targets" / "sunlight-workers.yml").write_text(
-        yaml.safe_dump([{"targets": ["10.1.2.11:6066", "10.1.2.12:6066"]}]))
+    example = PROM / "targets" / "sunlight-workers.yml"
+    (tmp_path / "targets" / "sunlight-workers.yml").write_text(example.read_text())
+    # Two workers of `--processes 2` on one machine: consecutive ports, both listed.
+    [group] = load_yaml(example)
+    assert {"10.1.2.11:6066", "10.1.2.11:6067"} <= set(group["targets"])
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     result = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -62,9 +62,11 @@ class World:
     def flush(self) -> None:
         self.producer.flush()
 
-    def start_worker(self, open_files: int | None = None, **env: str) -> WorkerProcess:
-        """A worker process; ``open_files``: its open-files limit (``ulimit -n``)."""
-        worker = WorkerProcess(self, len(self.workers), env, open_files)
+    def start_worker(self, open_files: int | None = None, args: tuple[str, ...] = (),
+                     **env: str) -> WorkerProcess:
+        """A worker process; ``open_files``: its open-files limit (``ulimit -n``); ``args``:
+        more options of ``sunlight worker``."""
+        worker = WorkerProcess(self, len(self.workers), env, open_files, args)
         self.workers.append(worker)
         return worker
 
@@ -129,7 +131,7 @@ class WorkerProcess:
     """``sunlight worker`` as a real OS process."""
 
     def __init__(self, world: World, index: int, env: dict[str, str],
-                 open_files: int | None = None) -> None:
+                 open_files: int | None = None, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.log_path = world.tmp / f"worker-{world.prefix}{index}.log"
         full_env = {
@@ -149,20 +151,22 @@ class WorkerProcess:
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
 
-        self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"],
+        self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker", *args],
                                         cwd=ROOT, env=full_env, stdout=self.log,
                                         stderr=subprocess.STDOUT, preexec_fn=limit_open_files)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 90.0, port: int | None = None) -> None:
+        """Until /readyz answers 200 (on ``port``: a supervised worker's, default this one's)."""
         deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{port or self.port}/readyz"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker exited {self.process.returncode}:\n{self.tail()}")
             try:
-                with urllib.request.urlopen(self.url("/readyz"), timeout=2) as response:
+                with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
                         return
             except OSError:
