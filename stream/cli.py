@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     _simulation_args(p, seed=None)
     p.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
 
+    p = command("new-detector", "scaffold a detector, its scenario stub and its doc page", ())
+    p.add_argument("name", metavar="NAME", help="the detector's name (lower_case)")
+
     p = command("completion", "print a shell completion script (bash or zsh)", ())
     p.add_argument("shell", choices=("bash", "zsh"),
                    help="bash: `source <(sunlight completion bash)`; zsh: "
@@ -171,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             raise
     args = parser.parse_args(argv)
+    if args.command == "new-detector":
+        from detectors.scaffold import main as new_detector
+
+        return new_detector(args.name, Path.cwd())
     if args.command == "completion":
         from stream.completion import script
         from stream.scorecli import build_parser as score_parser

@@ -5,8 +5,12 @@ Adding a detector's scenarios: a module here with a ``SCENARIOS`` list, imported
 from stream.scenarios import health, payments, procurement
 from stream.scenarios.base import Emit, Scenario
 
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s for s in (*payments.SCENARIOS, *procurement.SCENARIOS, *health.SCENARIOS)
-}
+#: The scenario modules, in order (`sunlight new-detector` adds one).
+MODULES = (
+    payments,
+    procurement,
+    health,
+)
+SCENARIOS: dict[str, Scenario] = {s.name: s for module in MODULES for s in module.SCENARIOS}
 
 __all__ = ["SCENARIOS", "Emit", "Scenario"]
