@@ -35,5 +35,5 @@ def env_help(names: Iterable[str]) -> str:
             form = f"{KAFKA_SECURITY_VARIABLES[name][0]}; default none"
         lines += [f"  {name:<27} {meaning}", f"  {'':<27} {form}"]
     if not lines:
-        return ""
+        return "environment: none read"
     return "environment (checked at start; unset or empty: the default):\n" + "\n".join(lines)
