@@ -20,6 +20,7 @@ from detectors.testing import drive
 from schemas import validate
 from stream.config import ROOT
 from stream.ingest import Rejected, ingest
+from stream.replay import Replay
 from stream.simulate import Simulation
 
 SUBJECT = "hospital_drug:H-330784-S0|XS001"
@@ -120,52 +121,23 @@ HEALTH = ("drug_purchase_spike", "prescriber_concentration", "escalation",
 
 
 def replay_with_feedback(sim: Simulation) -> list[dict]:
-    """Every record through the detectors of the detectors file (the health ones), each
-    finding published as its CloudEvent and read back on the alerts feed; at the end of the
-    input, event time runs out and every pending window is judged."""
-    detectors = [d for d in load_detectors(ROOT / "detectors.yaml") if d.name in HEALTH]
-    registry = Registry()
+    """Every record through the detectors of the detectors file (the health ones) by the
+    replay (stream.replay.Replay: each finding published as its CloudEvent and read back on
+    the alerts feed); at the end of the input, event time runs out and every pending window is
+    judged."""
+    replay = Replay([d for d in load_detectors(ROOT / "detectors.yaml") if d.name in HEALTH])
     for record in sim.registry():
-        registry.apply(orjson.loads(record.value))
-    kinds: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for detector in detectors:
-        for feed in detector.feeds:
-            kinds[detector.key_kind][feed].append(detector)
-    runners = [Runner(by_feed, {}, registry) for by_feed in kinds.values()]
-    alerts: list[dict] = []
-
-    def publish(findings: list, queue: list) -> None:
-        for finding in findings:
-            cloudevent = to_cloudevent(finding)
-            alerts.append(cloudevent)
-            event = ingest("alerts", orjson.dumps(cloudevent))
-            assert not isinstance(event, Rejected), event
-            queue.append(event)
-
-    def drain(queue: list) -> None:
-        while queue:
-            event = queue.pop(0)
-            for runner in runners:
-                for key in runner.route(event):
-                    outcome = runner.handle(event, key)
-                    assert not outcome.errors and not outcome.late, outcome
-                    if not outcome.duplicate:
-                        runner.mark_seen(event, key)
-                        publish(outcome.findings, queue)
-
-    last = float("-inf")
-    for record in sim.stream():
-        event = ingest(record.feed, record.value)
-        if not isinstance(event, Rejected):
-            last = max(last, event.ts)
-            drain([event])
+        replay.registry.apply(orjson.loads(record.value))
+    events = [e for r in sim.stream() if not isinstance(e := ingest(r.feed, r.value), Rejected)]
+    replay.run(events)
     # The end of the input: event time runs on (well within every retention) and every
     # pending window is judged.
-    for runner in runners:
-        queue: list = []
-        publish(runner.tick({"merged": last + 20 * 86400.0}, 0).findings, queue)
-        drain(queue)
-    return alerts
+    end = max(event.ts for event in events) + 20 * 86400.0
+    for runner in replay.runners.values():
+        replay.settle(runner.tick({"merged": end}, 0))
+        runner.commit()
+    assert not replay.report.errors and not replay.report.late, replay.report
+    return replay.report.alerts
 
 
 @pytest.mark.parametrize("seed", [11, 12])
