@@ -132,6 +132,13 @@ def rss_bytes(pid: int | str = "self") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc."""
+    # The command name (field 2) may hold spaces: the fields after its ')' are fixed.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 _SAMPLE = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -192,7 +199,8 @@ def percentile(values: list[float], q: float) -> float | None:
 class Worker:
     """``sunlight worker`` as an OS process of its own, with its log under var/bench/logs."""
 
-    def __init__(self, settings: Settings, name: str) -> None:
+    def __init__(self, settings: Settings, name: str,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.name = name
         self.port = free_port()
         self.data_dir = ROOT / "var" / "bench" / "data" / f"{settings.topic_prefix}{name}"
@@ -204,7 +212,7 @@ class Worker:
                "SUNLIGHT_PARTITIONS": str(settings.partitions),
                "SUNLIGHT_WEB_PORT": str(self.port), "SUNLIGHT_DATA_DIR": str(self.data_dir),
                "SUNLIGHT_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
-               "SUNLIGHT_LOG_LEVEL": "warning"}
+               "SUNLIGHT_LOG_LEVEL": "warning", **(extra_env or {})}
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], cwd=ROOT,
                                         env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -231,6 +239,10 @@ class Worker:
         value = rss_bytes(self.process.pid)
         self.peak_rss = max(self.peak_rss, value)
         return value
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, every thread) the process has used so far."""
+        return cpu_seconds(self.process.pid)
 
     def pause(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
@@ -275,8 +287,8 @@ class Deployment:
         create_topics(self.settings)
         self.workers: list[Worker] = []
 
-    def worker(self) -> Worker:
-        worker = Worker(self.settings, f"w{len(self.workers)}")
+    def worker(self, extra_env: dict[str, str] | None = None) -> Worker:
+        worker = Worker(self.settings, f"w{len(self.workers)}", extra_env)
         self.workers.append(worker)
         return worker
 
@@ -433,6 +445,8 @@ def drain(settings: Settings, workers: list[Worker], inputs: int, settle_s: floa
     for worker in workers:
         worker.resume()
     start = time.monotonic()
+    cpu_start = [w.cpu_seconds() for w in workers]
+    cpu_at_change = cpu_start
     last_change, last = start, (-1.0, -1.0)
     samples: list[Samples] = []
     while True:
@@ -446,6 +460,7 @@ def drain(settings: Settings, workers: list[Worker], inputs: int, settle_s: floa
         now = time.monotonic()
         if (read, processed) != last:
             last, last_change = (read, processed), now
+            cpu_at_change = [w.cpu_seconds() for w in workers]
         elif read >= inputs and now - last_change >= settle_s:
             break
         elif now - last_change >= stall_s:
@@ -461,6 +476,8 @@ def drain(settings: Settings, workers: list[Worker], inputs: int, settle_s: floa
         "inputs": inputs,
         "seconds": round(elapsed, 2),
         "events_per_s": inputs / elapsed if elapsed > 0 else float("nan"),
+        # From the resume to the last progress seen (metrics scrapes included, ~1%).
+        "cpu_us_per_event": sum(cpu_at_change) * 1e6 / inputs - sum(cpu_start) * 1e6 / inputs,
         "keyed_events_processed": total("sunlight_events_processed_total"),
         "rejected": total("sunlight_records_rejected_total"),
         "duplicates_dropped": total("sunlight_duplicates_dropped_total"),
@@ -470,30 +487,48 @@ def drain(settings: Settings, workers: list[Worker], inputs: int, settle_s: floa
     }
 
 
-async def bare(settings: Settings, total: int) -> float:
-    """A consumer that only reads and decodes the input topics: events/s."""
-    consumer = AIOKafkaConsumer(*(settings.topic(f) for f in FEEDS),
+@dataclass
+class Consumed:
+    """What a reader took to read ``events`` records: wall and CPU seconds from the first."""
+
+    events: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_seconds * 1e6 / self.events if self.events else float("nan")
+
+
+async def bare(settings: Settings, total: int, feeds: Iterable[str] = FEEDS) -> Consumed:
+    """A consumer that only reads and decodes the input topics (this process's CPU)."""
+    consumer = AIOKafkaConsumer(*(settings.topic(f) for f in feeds),
                                 bootstrap_servers=settings.bootstrap_servers,
                                 group_id=f"bare-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 << 20)
     await consumer.start()
-    count, start = 0, None
+    count, start, cpu_start = 0, None, 0.0
     try:
         while count < total:
             batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for messages in batches.values():
                 if start is None:
-                    start = time.perf_counter()
+                    start, cpu_start = time.perf_counter(), time.process_time()
                 for message in messages:
                     try:
                         orjson.loads(message.value)
                     except orjson.JSONDecodeError:
                         pass
                     count += 1
+        seconds, cpu = time.perf_counter() - (start or 0.0), time.process_time() - cpu_start
     finally:
         await consumer.stop()
-    return count / (time.perf_counter() - (start or time.perf_counter()))
+    return Consumed(count, seconds, cpu)
 
 
 def run_backlog(args: argparse.Namespace, tag: str, n_workers: int) -> dict[str, Any]:
@@ -526,7 +561,8 @@ def run_backlog(args: argparse.Namespace, tag: str, n_workers: int) -> dict[str,
         for worker in workers:
             worker.stop()
         if tag == "throughput":
-            result["bare_consumer_events_per_s"] = asyncio.run(bare(dep.settings, events.count))
+            result["bare_consumer_events_per_s"] = asyncio.run(
+                bare(dep.settings, events.count)).events_per_s
         return result
     finally:
         dep.close()
