@@ -26,10 +26,15 @@ learns it:
   row of recent memory" (and at least ``min_surprise`` standard deviations off); a noisy or
   spiky series raises its own bar, a quiet one keeps it at ``min_surprise``. Continuous,
   strictly below 1.0, the same meaning in every series;
+* **new extremes** (what NAB's HTM detector calls a spatial anomaly): the range of values seen
+  so far (running min and max, never a file's global range, which a stream cannot know). A value
+  beyond it by ``d`` has the surprise ``d / (range_share * range)``, calibrated like the others
+  (so a value beyond the range by ``range_share`` of it scores 0.5): a series rarely sets a new
+  record by much, and when it does something has changed;
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
-The state is a flat list of numbers (22 plus one per daily bin: at most 310), JSON-ready;
+The state is a flat list of numbers (24 plus one per daily bin: at most 312), JSON-ready;
 :meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
 
 >>> model = AutoScorer()
@@ -82,12 +87,14 @@ DEFAULTS: dict[str, Any] = {
     "direction": "both",
     #: At most this many bins in a day (288: five minutes).
     "max_bins": 288,
+    #: A value beyond the range seen so far by this share of the range scores 0.5.
+    "range_share": 0.005,
 }
 
 # State layout: a flat list, the daily bins (if any) at the end.
 (_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _REF, _SLOW, _SLOW_SCALE, _SLOW_REF, _ED0, _ED1,
- _ED2) = range(15)
-_WEEKS = 15  # 7 weekday offsets
+ _ED2, _LOW, _HIGH) = range(17)
+_WEEKS = 17  # 7 weekday offsets
 _HEAD = _WEEKS + 7  # then the daily bins
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
 _LN2 = math.log(2.0)
@@ -121,8 +128,10 @@ class AutoScorer:
             raise AutoScorerParameterError("auto model needs alpha, gamma, tau in (0, 1]")
         if not 0 < p["slow_rate"] <= 1:
             raise AutoScorerParameterError("auto model needs slow_rate in (0, 1]")
-        if p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0:
-            raise AutoScorerParameterError("auto model needs memory, min_surprise, clip > 0")
+        if (p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0
+                or p["range_share"] <= 0):
+            raise AutoScorerParameterError(
+                "auto model needs memory, min_surprise, clip, range_share > 0")
         self.params = {**p, "direction": params.get("direction", DEFAULTS["direction"])}
         self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
         self.keep = 1.0 - p["season_gain"]
@@ -132,6 +141,7 @@ class AutoScorer:
         self.warmup, self.floor = int(p["warmup"]), p["floor"]
         self.slow_rate = p["slow_rate"]
         self.max_bins = int(p["max_bins"])
+        self.range_share = p["range_share"]
 
     def new_state(self) -> list[Any]:
         """A series with no history."""
@@ -170,7 +180,7 @@ class AutoScorer:
             state[_T] = t
         state[_N] = n = n + 1
         if n == 1:
-            state[_X] = state[_LEVEL] = state[_SLOW] = x
+            state[_X] = state[_LEVEL] = state[_SLOW] = state[_LOW] = state[_HIGH] = x
             state[_MAG] = abs(x)
             return 0.0
         bins = state[_BINS]
@@ -215,6 +225,15 @@ class AutoScorer:
         record = state[_SLOW_REF]
         ratio = max(ratio, far / max(record, self.min_surprise))
         state[_SLOW_REF] = max(record * self.decay, far) if warm else 0.0
+        low, high = state[_LOW], state[_HIGH]
+        if high > low:
+            beyond = x - high if self.sign > 0 else low - x if self.sign < 0 else max(
+                x - high, low - x)
+            if beyond > 0:
+                # In units of range_share of the range, but never finer than the one-step
+                # scale: a noisy series sets small new records by chance.
+                ratio = max(ratio, beyond / max(self.range_share * (high - low), scale))
+        state[_LOW], state[_HIGH] = min(low, x), max(high, x)
         a = max(self.slow_rate, 1.0 / n)
         state[_SLOW] = slow + a * d
         state[_SLOW_SCALE] += a * (min(abs(d), 4 * clip * slow_scale) - state[_SLOW_SCALE])

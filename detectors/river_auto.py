@@ -51,6 +51,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         Learning rate of the slow level (the long time scale).
     warmup
         Values learned before the first non-zero score.
+    range_share
+        A value beyond the range seen so far by this share of the range scores 0.5.
 
     Examples
     --------
@@ -72,7 +74,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
     def __init__(self, feature: str | None = None, time: str | None = None,
                  alpha: float = 0.1, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
                  season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
-                 slow_rate: float = 0.001, warmup: int = 64) -> None:
+                 slow_rate: float = 0.001, warmup: int = 64,
+                 range_share: float = 0.005) -> None:
         self.feature = feature
         self.time = time
         self.alpha = alpha
@@ -84,10 +87,11 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.min_surprise = min_surprise
         self.slow_rate = slow_rate
         self.warmup = warmup
+        self.range_share = range_share
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
                                  min_surprise=min_surprise, slow_rate=slow_rate,
-                                 warmup=warmup)
+                                 warmup=warmup, range_share=range_share)
         self._state: list[Any] = self._model.new_state()
 
     @classmethod
