@@ -31,10 +31,13 @@ learns it:
   beyond it by ``d`` has the surprise ``d / (range_share * range)``, calibrated like the others
   (so a value beyond the range by ``range_share`` of it scores 0.5): a series rarely sets a new
   record by much, and when it does something has changed;
+* **rest**: after a score of at least ``rest_level``, the next ``rest`` rows score 0 (a row at
+  ``rest_level`` or above meanwhile extends the rest), as CAD OSE does in NAB: an anomaly is
+  reported once, at its start, and its next rows are not new alerts;
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
-The state is a flat list of numbers (24 plus one per daily bin: at most 312), JSON-ready;
+The state is a flat list of numbers (25 plus one per daily bin: at most 313), JSON-ready;
 :meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
 
 >>> model = AutoScorer()
@@ -89,12 +92,16 @@ DEFAULTS: dict[str, Any] = {
     "max_bins": 288,
     #: A value beyond the range seen so far by this share of the range scores 0.5.
     "range_share": 0.005,
+    #: After a score of at least ``rest_level``, this many rows score 0 (an anomaly is
+    #: reported once, at its start; its next rows are part of it). 0: never rest.
+    "rest": 50,
+    "rest_level": 0.55,
 }
 
 # State layout: a flat list, the daily bins (if any) at the end.
 (_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _REF, _SLOW, _SLOW_SCALE, _SLOW_REF, _ED0, _ED1,
- _ED2, _LOW, _HIGH) = range(17)
-_WEEKS = 17  # 7 weekday offsets
+ _ED2, _LOW, _HIGH, _REST) = range(18)
+_WEEKS = 18  # 7 weekday offsets
 _HEAD = _WEEKS + 7  # then the daily bins
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
 _LN2 = math.log(2.0)
@@ -142,6 +149,7 @@ class AutoScorer:
         self.slow_rate = p["slow_rate"]
         self.max_bins = int(p["max_bins"])
         self.range_share = p["range_share"]
+        self.rest, self.rest_level = int(p["rest"]), p["rest_level"]
 
     def new_state(self) -> list[Any]:
         """A series with no history."""
@@ -244,6 +252,11 @@ class AutoScorer:
             v = math.log1p(ratio) / _LN2
             v *= v
             score = v / (1.0 + v)
+            # Resting: an anomaly's later rows (raw scores at rest_level or above extend it).
+            resting = state[_REST] > 0
+            state[_REST] = self.rest if score >= self.rest_level else max(0, state[_REST] - 1)
+            if resting:
+                score = 0.0
         # Learn: level, seasons (each from the residual the others leave), scale.
         ec = zc * scale
         state[_LEVEL] = level + max(self.alpha, 1.0 / n) * ec

@@ -53,6 +53,10 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         Values learned before the first non-zero score.
     range_share
         A value beyond the range seen so far by this share of the range scores 0.5.
+    rest
+        After a score of at least `rest_level`, this many values score 0 (0: never rest).
+    rest_level
+        The score that starts a rest.
 
     Examples
     --------
@@ -75,7 +79,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
                  alpha: float = 0.1, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
                  season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
                  slow_rate: float = 0.001, warmup: int = 64,
-                 range_share: float = 0.005) -> None:
+                 range_share: float = 0.005, rest: int = 50,
+                 rest_level: float = 0.55) -> None:
         self.feature = feature
         self.time = time
         self.alpha = alpha
@@ -88,10 +93,13 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.slow_rate = slow_rate
         self.warmup = warmup
         self.range_share = range_share
+        self.rest = rest
+        self.rest_level = rest_level
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
                                  min_surprise=min_surprise, slow_rate=slow_rate,
-                                 warmup=warmup, range_share=range_share)
+                                 warmup=warmup, range_share=range_share, rest=rest,
+                                 rest_level=rest_level)
         self._state: list[Any] = self._model.new_state()
 
     @classmethod
