@@ -624,6 +624,8 @@ def part_throughput(args: argparse.Namespace, results: dict[str, Any]) -> list[R
          f"{r['bare_consumer_events_per_s']:,.0f}"),
         ("throughput", "worker, every detector on, events/s", f"{r['events_per_s']:,.0f}"),
         ("throughput", "ratio worker / bare", f"{r['ratio']:.3f}"),
+        ("throughput", "worker CPU µs per event (resume to last event)",
+         f"{r['cpu_us_per_event']:,.0f}"),
         ("throughput", "keyed events processed / alerts",
          f"{r['keyed_events_processed']:,.0f} / {r['alerts']:,.0f}"),
         ("throughput", "worker peak RSS, MB", f"{r['peak_rss_mb'][0]:,.0f}"),
@@ -641,6 +643,8 @@ def part_workers(args: argparse.Namespace, results: dict[str, Any]) -> list[Row]
             ("workers", "two workers (one group, 2 cores), events/s",
              f"{two['events_per_s']:,.0f}"),
             ("workers", "speed-up two / one", f"{r['speedup']:.2f}"),
+            ("workers", "CPU µs per event: one / two workers (all of them)",
+             f"{one['cpu_us_per_event']:,.0f} / {two['cpu_us_per_event']:,.0f}"),
             ("workers", "two workers' peak RSS, MB",
              " / ".join(f"{v:,.0f}" for v in two["peak_rss_mb"]))]
 
