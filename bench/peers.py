@@ -405,10 +405,12 @@ def main() -> int:
     args.bootstrap = Settings.from_env().bootstrap_servers
 
     dep = Deployment(args, "peers")
-    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
-    admin.create_topics([NewTopic(f"{dep.settings.topic_prefix}alerts-{peer}", args.partitions, 1)
-                         for peer in peers if peer != "sunlight"])
-    admin.close()
+    outputs = [NewTopic(f"{dep.settings.topic_prefix}alerts-{peer}", args.partitions, 1)
+               for peer in peers if peer != "sunlight"]
+    if outputs:  # the broker may not create topics on first use
+        admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
+        admin.create_topics(outputs)
+        admin.close()
     backlog = Backlog()
     rows: list[tuple[str, Consumed, Consumed, int]] = []
     work = Path(tempfile.mkdtemp(prefix="sunlight-peers-"))
