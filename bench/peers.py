@@ -345,6 +345,18 @@ def topic_count(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
+def drop_topics(bootstrap: str, prefix: str) -> None:
+    """The peers' own topics (Quix names its changelog and repartition topics
+    ``changelog__<group>--...``: the run's prefix is inside the name, not at its start)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        mine = [t for t in admin.list_topics() if prefix in t]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
 def run_sunlight(args: argparse.Namespace, dep: Deployment, work: Path,
                  backlog: Backlog) -> tuple[Consumed, int]:
     detectors = work / "detectors.yaml"
@@ -437,6 +449,8 @@ def main() -> int:
             rows.append((peer, consumed, reference, alerts))
     finally:
         dep.close()
+        if not args.keep_topics:
+            drop_topics(args.bootstrap, dep.settings.topic_prefix)
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
     print(f"\nbacklog: {backlog.events:,} payments, {args.payees:,} payees, "
