@@ -54,17 +54,20 @@ class Source:
     progress: float = float("-inf")
     #: Whether it has said it has nothing more to read right now.
     caught_up: bool = False
-    #: Wall clock when it was first expected, and when last heard of (live only).
+    #: Wall clock when it was first expected, and when last heard of (None: never; live only).
     expected_at: float = 0.0
-    heard: float = 0.0
+    heard: float | None = None
 
     def holds(self, now: float | None, idle_after_s: float) -> bool:
         """Whether this source holds the watermark back (see :meth:`Runner.observe`)."""
         if now is None:
             return self.progress == float("-inf") or not self.caught_up
-        if self.progress == float("-inf"):
-            return now - self.expected_at <= idle_after_s
-        return not self.caught_up and now - self.heard <= idle_after_s
+        if self.progress == float("-inf") and now - self.expected_at <= idle_after_s:
+            return True  # not heard from yet, or empty so far: waited for a while at start
+        # Records still to read (a tick said so, recently), delivered here or not yet: a
+        # backlog read after a pause must not find its windows closed.
+        return (not self.caught_up and self.heard is not None
+                and now - self.heard <= idle_after_s)
 
 
 #: Feeds that carry Sunlight's own alerts back in: their times come from events already
@@ -157,10 +160,10 @@ class Runner:
         for partition in partitions:
             known = self._sources.setdefault(partition, {})
             for source in sources:
-                known.setdefault(source, Source(expected_at=now, heard=now))
+                known.setdefault(source, Source(expected_at=now))
 
     def observe(self, source: str, ts: float, now: float | None = None,
-                partition: int = 0, caught_up: bool | None = None
+                partition: int = 0, caught_up: bool | None = None, recompute: bool = True
                 ) -> None:
         """Advance ``partition``'s watermark with a source's progress (a record's event time,
         or a tick's). ``caught_up``: whether the source (an input topic partition) has nothing
@@ -188,7 +191,8 @@ class Runner:
             state.caught_up = caught_up
         if now is not None:
             state.heard = now
-        self._recompute(partition, now)
+        if recompute:  # a tick recomputes once, after every source it names
+            self._recompute(partition, now)
 
     def _recompute(self, partition: int, now: float | None) -> None:
         holding = float("inf")
@@ -253,9 +257,9 @@ class Runner:
             if isinstance(value, list | tuple):  # [event time reached or None, caught up]
                 ts, caught_up = value
                 self.observe(source, float("-inf") if ts is None else ts, now, partition,
-                             caught_up=bool(caught_up))
+                             caught_up=bool(caught_up), recompute=False)
             else:  # a record's progress alone (offline)
-                self.observe(source, value, now, partition, caught_up=False)
+                self.observe(source, value, now, partition, caught_up=False, recompute=False)
         self._recompute(partition, now)  # a source may have gone quiet since last time
         self._advance(partition, outcome)
         return outcome

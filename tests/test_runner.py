@@ -114,3 +114,15 @@ def test_after_a_restart_ids_are_not_forgotten_because_the_clock_starts_low() ->
                        dedupe_horizon_s=7 * DAY)
     late = purchase(9, T0 + 2 * DAY)  # the first record of its key
     assert feed(restarted, [late, purchase(2, now + 3600), late]) == [False, False, True]
+
+
+def test_a_source_with_a_backlog_holds_event_time_even_after_the_start_grace() -> None:
+    # A worker paused (or a feed produced) for longer than the idle timeout: on resuming, a
+    # partition that has records to read but has not delivered any yet still holds event time.
+    r = runner()
+    r.expect(["a", "b"], [0], now=0.0)
+    r.tick({"a": [T0 + DAY, False], "b": [None, False]}, 0, now=100.0)  # both lagging
+    r.handle(purchase(1, T0 + DAY), "H1|D1", source="a", now=100.5)
+    assert r.watermark == float("-inf")  # "b" has a backlog: it holds
+    r.tick({"a": [T0 + DAY, True], "b": [None, True]}, 0, now=101.0)  # "b" turns out empty
+    assert r.watermark == T0 + DAY

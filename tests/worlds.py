@@ -29,12 +29,12 @@ def scenarios_of(name: str) -> tuple[str, ...]:
     return tuple(s for s in SCENARIOS if s == name or s.startswith(name + "_"))
 
 
-def world(name: str, seed: int) -> tuple[Registry, Records]:
+def world(name: str, seed: int, events: int = 500) -> tuple[Registry, Records]:
     """The registry and the records (feed, key, value) of a feed holding detector ``name``'s
     cases and near misses among normal traffic."""
     names = scenarios_of(name)
     span = max(SCENARIOS[n].span_days for n in names)
-    events = 500  # a feed long enough for the longest case to start a few times
+    # ``events``: a feed long enough for the longest case to start a few times.
     sim = Simulation(seed=seed, events=events, people=200, scenarios=names,
                      step_s=max(3600.0, 2.5 * span * 86400 / events), case_rate=0.03,
                      near_miss_rate=0.03)
