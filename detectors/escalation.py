@@ -60,7 +60,9 @@ class Escalation(Detector):
         ignore: detectors whose alerts are not escalated.
         max_kept: most yellow alerts kept per subject (the newest).
         retention_days: how far behind the watermark (the input feeds' event time) a yellow
-            alert is still paired; older ones are late (counted).
+            alert is still paired; older ones are late (counted). Long by default: alerts come
+            back from stages that may lag the input feeds by weeks of event time in a backlog;
+            ``max_kept`` bounds the state.
     """
 
     name = "escalation"
@@ -76,7 +78,7 @@ class Escalation(Detector):
         "max_kept": 64,
         #: How far behind the watermark (the input feeds' event time) a yellow alert is still
         #: paired; older ones are late (counted).
-        "retention_days": 60.0,
+        "retention_days": 3650.0,
     }
 
     def key(self, event: Event) -> str | None:

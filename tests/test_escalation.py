@@ -101,7 +101,7 @@ def test_a_redelivered_alert_counts_once() -> None:
 
 
 def test_state_keeps_only_alerts_within_retention_behind_the_watermark() -> None:
-    detector = Escalation()
+    detector = Escalation(retention_days=60.0)
     runner = Runner({"alerts": [detector]}, {}, Registry())
     for i in range(100):  # a yellow a day from one detector: never a pair
         event = alert(f"y{i}", "drug_purchase_spike", DAY + timedelta(days=i))
