@@ -32,13 +32,13 @@ def detectors_file(tmp_path: Path, disabled: str = "") -> Path:
     return path
 
 
-def generated(seed: int, detectors: Path, events: int = 6000
+def generated(seed: int, detectors: Path, events: int = 6000, step_s: float = 600.0
               ) -> tuple[list[Record], list[Record], dict[str, dict[str, Any]]]:
     # A long feed would run past today, and records dated ahead of the worker's clock are
     # dead-lettered (future_time): such a feed starts early enough to end in the past.
-    start = START if events * 600 < (time.time() - parse_time(START).timestamp()) else \
+    start = START if events * step_s < (time.time() - parse_time(START).timestamp()) else \
         "2024-01-01T08:00:00+08:00"
-    sim = Simulation(seed=seed, events=events, people=600, step_s=600, case_rate=0.01,
+    sim = Simulation(seed=seed, events=events, people=600, step_s=step_s, case_rate=0.01,
                      start=start)
     registry, events = list(sim.registry()), list(sim.stream())
     replay = Replay(load_detectors(detectors))
