@@ -26,26 +26,12 @@ import pytest
 
 from stream.simulate import Record
 from tests.integration.harness import ROOT, World
-from tests.integration.test_faults import generated, load_registry
+from tests.integration.test_faults import check, generated, load_registry
 
 pytestmark = pytest.mark.integration
 
 #: Longer than any run here: a window that closes only on the idle timeout fails the test.
 NO_IDLE = {"SUNLIGHT_SOURCE_IDLE_S": "3600"}
-
-
-def compare(live_alerts: list[dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
-    live: dict[str, dict[str, Any]] = {}
-    for alert in live_alerts:
-        alert.pop("_key", None)
-        assert live.setdefault(alert["id"], alert) == alert  # a redelivery is identical
-    missing = sorted((a["data"]["detector"], a["subject"], a["time"])
-                     for i, a in expected.items() if i not in live)
-    extra = sorted((a["data"]["detector"], a["subject"], a["time"])
-                   for i, a in live.items() if i not in expected)
-    assert (missing, extra) == ([], [])
-    for alert_id, alert in live.items():
-        assert alert == expected[alert_id]
 
 
 def report(name: str, records: int, live: list[dict[str, Any]],
@@ -93,7 +79,7 @@ def test_live_equals_replay_whatever_the_arrival(bootstrap: str, tmp_path: Path,
             last = produce(world, events, keys="random" if way == "random-keys" else
                            "as-generated")
         live = world.read("alerts", expect=len(expected), timeout=240, distinct="id")
-        compare(live, expected)
+        check(live, expected)
         report(way, len(events), live, expected, last, world)
     finally:
         world.close()
@@ -116,7 +102,7 @@ def test_two_workers_one_killed_halfway_equal_replay(bootstrap: str, tmp_path: P
         second.stop(signal.SIGKILL)
         last = produce(world, events[half:])
         live = world.read("alerts", expect=len(expected), timeout=300, distinct="id")
-        compare(live, expected)
+        check(live, expected)
         report("two workers, one killed", len(events), live, expected, last, world)
     finally:
         world.close()
@@ -144,7 +130,7 @@ def test_a_record_from_the_far_future_changes_no_alert(bootstrap: str, tmp_path:
         future = [letter for letter in letters if letter["reason_code"] == "future_time"]
         assert len(future) == 4 and all("2099" in letter["reason"] for letter in future)
         time.sleep(6)  # what the 2099 record could have closed would be out by now
-        compare(world.read("alerts", expect=len(expected), timeout=60, distinct="id"),
+        check(world.read("alerts", expect=len(expected), timeout=60, distinct="id"),
                 expected)
     finally:
         world.close()
