@@ -4,7 +4,7 @@ detectors and findings to the alerts topic, and owns the delivery guarantees.
 Flow (one way): input topic (raw bytes, any key, any partition count)
   -> ingest stage (a batch consumer group): decode + validate (dead-letters on failure), then
      repartition by the key each detector family needs into an internal
-     ``sunlight-keyed-<kind>`` topic
+     ``<app>-keyed-<kind>`` topic (stream/topology.py names every topic and stage)
   -> keyed stage (a batch consumer group, stream/keyed.py): drop duplicate event_ids, run the
      detectors with per-key state, publish alerts.
 
@@ -43,11 +43,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
-from detectors.runner import Outcome, Runner, by_kind, clock_feeds
+from detectors.runner import Outcome, Runner
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
 from stream import precheck
-from stream.config import FEEDBACK_FEEDS, INPUT_TOPICS, Settings
+from stream.config import Settings
 from stream.headers import headers_for
 from stream.ingest import (
     FRAMING_BYTES,
@@ -64,6 +64,7 @@ from stream.privacy import failure, mask
 from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
+from stream.topology import VERDICTS_TABLE, Topology
 from stream.web import WebServer
 
 log = logging.getLogger("sunlight")
@@ -133,67 +134,59 @@ class Sunlight:
         for detector in detectors:  # series exist from the start, so a first alert is a rate
             for severity in ("red", "yellow"):
                 self.metrics.alerts.labels(detector.name, severity, "review")
-        # kind -> feed -> detectors; a kind is one repartitioned stream with its own state.
-        self.kinds = by_kind(detectors)
+        # The kinds (one repartitioned stream with its own state each) and every topic name.
+        self.topology = topology = Topology.build(detectors, settings)
         self.keyed = KeyedStage(self)
         self.runners = {
-            kind: Runner(by_feed, self.keyed.stores[kind], self.view.registry,
+            kind: Runner(spec.feeds, self.keyed.stores[kind], self.view.registry,
                          idle_after_s=settings.source_idle_s,
                          dedupe_horizon_s=settings.dedupe_horizon_s,
                          dedupe_max_ids=settings.dedupe_max_ids, batch_writes=True)
-            for kind, by_feed in self.kinds.items()
+            for kind, spec in topology.kinds.items()
         }
-        self.keyed_topics = {kind: settings.topic(f"{settings.app_id}-keyed-{kind}")
-                             for kind in self.kinds}
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
         #: feed -> input source this worker reads -> whether it has nothing left to read.
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
-        self.time_feeds = clock_feeds(self.kinds)
         self._ticked: dict[str, dict[str, list[Any]]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
-            settings.topic(f"{settings.app_id}-keyed-alert"), internal=True,
+            topology.verdict_topic, internal=True,
             partitions=settings.partitions, key_serializer="raw", value_serializer="raw")
-        self.verdicts = self.app.Table("verdicts", default=None, partitions=settings.partitions,
-                                       key_type=str, value_type=None)
+        self.verdicts = self.app.Table(VERDICTS_TABLE, default=None,
+                                       partitions=settings.partitions, key_type=str,
+                                       value_type=None)
+        if self.verdicts.changelog_topic.get_topic_name() != topology.verdicts_changelog:
+            raise RuntimeError("Faust names the verdicts changelog "
+                               f"{self.verdicts.changelog_topic.get_topic_name()!r}, the "
+                               f"topology {topology.verdicts_changelog!r}")
         self.ingest_consumer: AIOKafkaConsumer | None = None
         self._verdict_agent()
         self._web_and_timers()
 
-    def internal_topics(self) -> dict[str, bool]:
-        """The worker's own topics (full name -> compacted?)."""
-        names = {name: False for name in self.keyed_topics.values()}
-        names.update({name: True for name in self.keyed.changelogs.values()})
-        names[self.verdict_topic.get_topic_name()] = False
-        # Faust's own changelog of the verdicts table, before its agent first writes to it
-        # (else the first verdicts meet a topic of 0 partitions: PartitionsMismatch).
-        names[self.verdicts.changelog_topic.get_topic_name()] = True
-        return names
-
     def prepare_topics(self) -> None:
         """Before start: create the worker's own topics and check every size limit against
         the broker (SystemExit saying what to change)."""
-        names = self.internal_topics()
+        names = self.topology.internal_topics()
         create_internal_topics(self.settings, names)
-        check_limits(self.settings, [*names, self.settings.topic("alerts"),
-                                     self.settings.topic("dead-letters")])
+        check_limits(self.settings, [*names, *self.topology.outputs.values()])
 
     # -- ingest ---------------------------------------------------------------------------
     def _ingest_feed(self, feed: str) -> IngestFeed:
         # (internal topic, the keys an event goes there under)
+        topology = self.topology
         routes: list[tuple[str, Callable[[Event], tuple[str, ...]]]] = [
-            (self.keyed_topics[kind], self.runners[kind].route)
-            for kind, by_feed in self.kinds.items()
-            if feed in by_feed
+            (kind.topic, self.runners[name].route)
+            for name, kind in topology.kinds.items()
+            if feed in kind.feeds
         ]
         if feed in VERDICT_FEEDS:
-            routes.append((self.verdict_topic.get_topic_name(), VERDICT_FEEDS[feed]))
-        topic_name = self.settings.topic(feed)
+            routes.append((topology.verdict_topic, VERDICT_FEEDS[feed]))
+        topic_name = topology.topic(feed)
         return IngestFeed(
             feed, topic_name, routes,
-            ticking=any(feed in feeds for feeds in self.time_feeds.values()),
+            ticking=topology.ticking(feed),
             records_in=self.metrics.records_in.labels(topic_name),
             last_seen=self.metrics.last_event_time.labels(topic_name),
             progress=self.source_progress.setdefault(feed, {}),
@@ -208,10 +201,10 @@ class Sunlight:
         stage drops the duplicates a redelivery makes). Sends go through the app's producer,
         the one the watermark ticks use, so no tick overtakes a record it covers."""
         settings = self.settings
-        feeds = {f.topic: f for f in map(self._ingest_feed, (*INPUT_TOPICS, *FEEDBACK_FEEDS))}
+        feeds = {f.topic: f for f in map(self._ingest_feed, self.topology.ingest_feeds)}
         self.ingest_consumer = consumer = AIOKafkaConsumer(
             *feeds, bootstrap_servers=settings.bootstrap_servers,
-            group_id=f"{settings.group_id}-ingest", enable_auto_commit=False,
+            group_id=self.topology.groups["ingest"], enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=5000,
             # Small fetches per partition, so a backlog is read across topics and partitions
             # in step: a topic read days (of event time) ahead of another makes detectors that
@@ -335,22 +328,22 @@ class Sunlight:
         """Tell every keyed partition how far in event time each input partition this worker
         reads has come: the watermark reaches partitions that no record was routed to, and a
         topic read ahead of another cannot close windows the other is still filling."""
-        for kind, time_feeds in self.time_feeds.items():
+        for kind in self.topology.kinds.values():
             # source -> [event time reached (None: nothing yet), caught up]
             tick = {source: [self.source_progress.get(feed, {}).get(source), caught_up]
-                    for feed in time_feeds
+                    for feed in kind.clock
                     for source, caught_up in self.source_caught_up.get(feed, {}).items()}
             # Unchanged progress is sent again now and then: a keyed partition re-judges which
             # sources went silent (idle) only when it hears something.
             now = time.monotonic()
-            if not tick or (tick == self._ticked.get(kind)
-                            and now - self._ticked_at.get(kind, 0.0) < 5.0):
+            if not tick or (tick == self._ticked.get(kind.name)
+                            and now - self._ticked_at.get(kind.name, 0.0) < 5.0):
                 continue
-            self._ticked[kind], self._ticked_at[kind] = tick, now
+            self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
             value = orjson.dumps({"tick": tick})
             producer = await self.app.maybe_start_producer()  # the ingest stage's producer
             for partition in range(self.settings.partitions):
-                await producer.send(self.keyed_topics[kind], None, value, partition, None, None)
+                await producer.send(kind.topic, None, value, partition, None, None)
 
     async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None, origin: tuple[str, int, int],
@@ -395,7 +388,7 @@ class Sunlight:
                     letter["offset"], rejected.code)
         key = f"{letter['topic']}:{letter['partition']}:{letter['offset']}".encode()
         producer = await self.app.maybe_start_producer()
-        topic = self.settings.topic("dead-letters")
+        topic = self.topology.outputs["dead-letters"]
         try:
             future = await producer.send(topic, key, orjson.dumps(letter), None, None,
                                          headers_for("dead-letters"))
@@ -461,7 +454,7 @@ class Sunlight:
         alert = bounded(to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}"),
                         self.settings.max_record_bytes)
         producer = await self.app.maybe_start_producer()
-        topic = self.settings.topic("alerts")
+        topic = self.topology.outputs["alerts"]
         future = await self.send(producer, topic, finding.subject.encode(), orjson.dumps(alert),
                                  None, origin or (topic, -1, -1), headers_for("alerts"))
         return asyncio.ensure_future(self._published(future, finding, alert["id"], ingest_ts))
@@ -564,7 +557,7 @@ class Sunlight:
         @app.task
         async def stages() -> None:
             await asyncio.to_thread(create_internal_topics, self.settings,
-                                    self.internal_topics())
+                                    self.topology.internal_topics())
             await asyncio.gather(self._ingest(), self.keyed.run())
 
         async def livez(request: Any) -> web.Response:

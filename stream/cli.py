@@ -40,6 +40,8 @@ TOPICS = (*KAFKA, "SUNLIGHT_APP_ID", "SUNLIGHT_PARTITIONS", "SUNLIGHT_MAX_RECORD
 REPLAY = ("SUNLIGHT_DETECTORS_FILE", "SUNLIGHT_APP_ID", "SUNLIGHT_MAX_RECORD_BYTES",
           "SUNLIGHT_DEDUPE_MAX_IDS")
 SCORE = ("SUNLIGHT_DETECTORS_FILE",)
+TOPOLOGY = ("SUNLIGHT_DETECTORS_FILE", "SUNLIGHT_APP_ID", "SUNLIGHT_TOPIC_PREFIX",
+            "SUNLIGHT_PARTITIONS")
 VIEW = (*KAFKA, "SUNLIGHT_MASK_PERSON_IDS")
 
 
@@ -148,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     _simulation_args(p, seed=None)
     p.add_argument("--rate", type=float, default=200.0, help="simulated events/s")
 
+    p = command("topology", "print the stages, kinds, detectors and every topic a worker "
+                            "uses (no Kafka needed)", TOPOLOGY)
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument("--detectors", type=Path, help="detectors file (default "
+                                                  "SUNLIGHT_DETECTORS_FILE)")
+
     p = command("new-detector", "scaffold a detector, its scenario stub and its doc page", ())
     p.add_argument("name", metavar="NAME", help="the detector's name (lower_case)")
 
@@ -191,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return {"worker": cmd_worker, "topics": cmd_topics, "simulate": cmd_simulate,
             "watch": cmd_watch, "run": cmd_run, "replay": cmd_replay,
-            "dispose": cmd_dispose, "alerts": cmd_alerts}[args.command](
+            "dispose": cmd_dispose, "alerts": cmd_alerts, "topology": cmd_topology}[args.command](
                 settings, args)
 
 
@@ -250,6 +258,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     worker = _Worker(sunlight.app, loglevel=settings.log_level.upper(),
                      workdir=str(settings.data_dir), redirect_stdouts=False)
     worker.execute_from_commandline()  # exits the process when the worker stops
+
+
+def cmd_topology(settings: Settings, args: argparse.Namespace) -> int:
+    from detectors.config import ConfigError, load_detectors
+    from stream.topology import Topology
+
+    if args.detectors and not args.detectors.is_file():  # named, so it must be there
+        print(f"sunlight: --detectors {args.detectors}: no such file", file=sys.stderr)
+        return 2
+    try:
+        detectors = load_detectors(args.detectors or settings.detectors_file)
+    except ConfigError as exc:
+        print(f"sunlight: {exc}", file=sys.stderr)
+        return 2
+    topology = Topology.build(detectors, settings)
+    if args.json:
+        print(orjson.dumps(topology.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(topology.text())
+    return 0
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:

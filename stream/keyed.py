@@ -102,11 +102,10 @@ class KeyedStage:
         self.sunlight = sunlight
         settings = sunlight.settings
         self.settings = settings
-        self.stores = {kind: StateStore() for kind in sunlight.kinds}
-        self.kind_of_topic = {settings.topic(f"{settings.app_id}-keyed-{kind}"): kind
-                              for kind in sunlight.kinds}
-        self.changelogs = {kind: settings.topic(f"{settings.app_id}-state-{kind}-changelog")
-                           for kind in sunlight.kinds}
+        kinds = sunlight.topology.kinds
+        self.stores = {kind: StateStore() for kind in kinds}
+        self.kind_of_topic = {spec.topic: kind for kind, spec in kinds.items()}
+        self.changelogs = {kind: spec.changelog for kind, spec in kinds.items()}
         self.consumer: AIOKafkaConsumer | None = None
         #: Set once the assigned partitions are restored; cleared while partitions move.
         self.ready = asyncio.Event()
@@ -192,13 +191,13 @@ class KeyedStage:
         await sunlight.view.ready.wait()  # never judge a payment against a half-loaded registry
         now = time.time()
         for kind, runner in sunlight.runners.items():
-            topics = [settings.topic(feed) for feed in sunlight.time_feeds[kind]]
+            topics = [settings.topic(feed) for feed in sunlight.topology.kinds[kind].clock]
             counts = await partition_counts(settings, topics)
             runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
                           range(settings.partitions), now)
         self.consumer = consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
-            group_id=f"{settings.group_id}-keyed", enable_auto_commit=False,
+            group_id=sunlight.topology.groups["keyed"], enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=2000,
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
@@ -254,7 +253,7 @@ class KeyedStage:
                    pending: list[Awaitable[Any]]) -> None:
         """Run one repartitioned record (or watermark tick) through its kind's Runner."""
         sunlight = self.sunlight
-        runner, stage = sunlight.runners[kind], f"keyed-{kind}"
+        runner, stage = sunlight.runners[kind], sunlight.topology.kinds[kind].stage
         envelope = orjson.loads(message.value)
         now = time.time()
         if "tick" in envelope:
