@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,6 +29,9 @@ from stream.privacy import mask
 from stream.security import client_options
 from stream.simulate import Record, Simulation, write_files
 from stream.usage import HelpFormatter, env_help
+
+if TYPE_CHECKING:
+    from detectors.base import Detector
 
 #: The environment each command reads (its --help lists them; all are checked at start).
 KAFKA = ("KAFKA_BOOTSTRAP_SERVERS", "SUNLIGHT_TOPIC_PREFIX", "KAFKA_SECURITY_PROTOCOL",
@@ -260,17 +263,26 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     worker.execute_from_commandline()  # exits the process when the worker stops
 
 
-def cmd_topology(settings: Settings, args: argparse.Namespace) -> int:
+def _detectors(settings: Settings, named: Path | None) -> list[Detector] | None:
+    """The detectors of ``--detectors`` (which must exist when named) or of the settings'
+    file; None, once the problem is printed, when they cannot be loaded."""
     from detectors.config import ConfigError, load_detectors
-    from stream.topology import Topology
 
-    if args.detectors and not args.detectors.is_file():  # named, so it must be there
-        print(f"sunlight: --detectors {args.detectors}: no such file", file=sys.stderr)
-        return 2
+    if named and not named.is_file():
+        print(f"sunlight: --detectors {named}: no such file", file=sys.stderr)
+        return None
     try:
-        detectors = load_detectors(args.detectors or settings.detectors_file)
+        return load_detectors(named or settings.detectors_file)
     except ConfigError as exc:
         print(f"sunlight: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_topology(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.topology import Topology
+
+    detectors = _detectors(settings, args.detectors)
+    if detectors is None:
         return 2
     topology = Topology.build(detectors, settings)
     if args.json:
@@ -345,7 +357,6 @@ def _simulate_to_files(sim: Simulation, out: Path, compress: bool) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from detectors.config import ConfigError, load_detectors
     from schemas import RecordError, parse_time
     from stream.replay import (
         Replay,
@@ -357,13 +368,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         score,
     )
 
-    if args.detectors and not args.detectors.is_file():  # named, so it must be there
-        print(f"sunlight: --detectors {args.detectors}: no such file", file=sys.stderr)
-        return 2
-    try:
-        detectors = load_detectors(args.detectors or settings.detectors_file)
-    except ConfigError as exc:
-        print(f"sunlight: {exc}", file=sys.stderr)
+    detectors = _detectors(settings, args.detectors)
+    if detectors is None:
         return 2
     files = input_files(args.inputs)
     if not files:
