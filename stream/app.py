@@ -46,7 +46,6 @@ from detectors.findings import bounded, to_cloudevent
 from detectors.runner import Outcome, Runner
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
-from stream import precheck
 from stream.config import Settings
 from stream.headers import headers_for
 from stream.ingest import (
@@ -58,8 +57,10 @@ from stream.ingest import (
     registry_key_error,
 )
 from stream.kafka import commit_or_redo, consumer_lag
-from stream.keyed import KeyedStage
+from stream.keyed import KeyedContext, KeyedStage, StateStore
 from stream.metrics import Metrics
+from stream.precheck import PrecheckContext
+from stream.precheck import handler as precheck_handler
 from stream.privacy import failure, mask
 from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
@@ -136,14 +137,17 @@ class Sunlight:
                 self.metrics.alerts.labels(detector.name, severity, "review")
         # The kinds (one repartitioned stream with its own state each) and every topic name.
         self.topology = topology = Topology.build(detectors, settings)
-        self.keyed = KeyedStage(self)
+        stores = {kind: StateStore() for kind in topology.kinds}
         self.runners = {
-            kind: Runner(spec.feeds, self.keyed.stores[kind], self.view.registry,
+            kind: Runner(spec.feeds, stores[kind], self.view.registry,
                          idle_after_s=settings.source_idle_s,
                          dedupe_horizon_s=settings.dedupe_horizon_s,
                          dedupe_max_ids=settings.dedupe_max_ids, batch_writes=True)
             for kind, spec in topology.kinds.items()
         }
+        self.keyed = KeyedStage(KeyedContext(
+            settings, topology.kinds, self.runners, stores, topology.groups["keyed"],
+            self.metrics, self.view.ready, self.app.maybe_start_producer, publisher=self))
         #: feed -> input source ("topic:partition") -> largest event time read from it.
         self.source_progress: dict[str, dict[str, float]] = {}
         #: feed -> input source this worker reads -> whether it has nothing left to read.
@@ -163,7 +167,7 @@ class Sunlight:
                                f"topology {topology.verdicts_changelog!r}")
         self.ingest_consumer: AIOKafkaConsumer | None = None
         self._verdict_agent()
-        self._web_and_timers()
+        self._jobs()
 
     def prepare_topics(self) -> None:
         """Before start: create the worker's own topics and check every size limit against
@@ -535,92 +539,97 @@ class Sunlight:
             if value is not None:
                 self.metrics.precision.labels(detector).set(value)
 
-    # -- web, timers ----------------------------------------------------------------------
-    def _web_and_timers(self) -> None:
-        app, view, metrics = self.app, self.view, self.metrics
-
-        @app.task
-        async def load_registry() -> None:
-            await view.run()
-
-        @app.task
-        async def dump_tasks_on_sigusr1() -> None:
-            # `kill -USR1 <worker>` logs where every asyncio task waits: for a stuck worker.
-            def dump() -> None:
-                for task in asyncio.all_tasks():
-                    buffer = io.StringIO()
-                    task.print_stack(limit=12, file=buffer)
-                    log.warning("task %s\n%s", task.get_name(), buffer.getvalue())
-
-            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
-
-        @app.task
-        async def stages() -> None:
-            await asyncio.to_thread(create_internal_topics, self.settings,
-                                    self.topology.internal_topics())
-            await asyncio.gather(self._ingest(), self.keyed.run())
-
-        async def livez(request: Any) -> web.Response:
-            return web.json_response({"status": "alive"})
-
-        async def readyz(request: Any) -> web.Response:
-            # Ready: partitions assigned, their state recovered, and the registry caught up.
-            assigned = bool(app.consumer.assignment()) if app.consumer else False
-            recovered = (cast(TableManager, app.tables).recovery.completed.is_set()
-                         and not app.in_recovery)
-            keyed = self.keyed.ready.is_set()
-            ready = (view.ready.is_set() and assigned and recovered and keyed
-                     and not app.rebalancing)
-            body = {"ready": ready, "registry_ready": view.ready.is_set(), "keyed_ready": keyed,
-                    "partitions_assigned": assigned, "state_recovered": recovered,
-                    "rebalancing": bool(app.rebalancing)}
-            return web.json_response(body, status=200 if ready else 503)
-
-        async def prometheus(request: Any) -> web.Response:
-            return web.Response(body=generate_latest(metrics.registry),
-                                headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-        server = WebServer(
-            {"/livez": {"GET": livez}, "/readyz": {"GET": readyz},
-             "/metrics": {"GET": prometheus}, "/v1/precheck": {"POST": precheck.handler(self)}},
-            host=self.settings.web_host, port=self.settings.web_port,
-            timeout_s=self.settings.web_timeout_s,
-            max_connections=self.settings.web_max_connections, metrics=metrics)
-
-        @app.task
-        async def web_port() -> None:
-            await server.serve()
-
-        def forget_windows(sender: Any, *args: Any, **kwargs: Any) -> None:
-            # Partitions moved: queues of due windows are rebuilt from the recovered state.
-            for runner in self.runners.values():
-                runner.forget_partitions()
-
-        # mode types a handler with mypy_extensions' NamedArg, which no plain def matches.
-        handler = cast(Any, forget_windows)
+    # -- jobs: tasks, timers, the web port -------------------------------------------------
+    def _jobs(self) -> None:
+        """Every job the worker runs beside Faust's own, each a named method below."""
+        app = self.app
+        for task in (self.load_registry, self.dump_tasks_on_sigusr1, self.run_stages,
+                     self.serve_web):
+            app.task(task)
+        for interval, timer in ((0.5, self.send_ticks), (15.0, self.export_verdicts),
+                                (5.0, self.export_lag)):
+            app.timer(interval=interval)(timer)
+        # Partitions moved: queues of due windows are rebuilt from the recovered state.
+        # (mode types a handler with mypy_extensions' NamedArg, which no plain def matches.)
+        handler = cast(Any, self.forget_windows)
         app.on_partitions_revoked.connect(handler, weak=False)
         app.on_partitions_assigned.connect(handler, weak=False)
 
-        @app.timer(interval=0.5)
-        async def send_ticks() -> None:
-            await self._send_ticks()
+    async def load_registry(self) -> None:
+        await self.view.run()
 
-        @app.timer(interval=15.0)
-        async def export_verdicts() -> None:
-            self._export_verdicts()
+    async def dump_tasks_on_sigusr1(self) -> None:
+        """`kill -USR1 <worker>` logs where every asyncio task waits: for a stuck worker."""
+        def dump() -> None:
+            for task in asyncio.all_tasks():
+                buffer = io.StringIO()
+                task.print_stack(limit=12, file=buffer)
+                log.warning("task %s\n%s", task.get_name(), buffer.getvalue())
 
-        @app.timer(interval=5.0)
-        async def export_lag() -> None:
-            lag: dict[str, int] = defaultdict(int)
-            for stage in (app.consumer, self.ingest_consumer, self.keyed.consumer):
-                for topic, value in (await consumer_lag(stage)).items():
-                    lag[topic] += value
-            for topic, value in lag.items():
-                metrics.consumer_lag.labels(topic).set(value)
-            for kind, store in self.keyed.stores.items():
-                metrics.state_keys.labels(kind).set(len(store))
-            for kind, watermark in self.keyed.watermarks().items():
-                metrics.watermark.labels(f"keyed-{kind}").set(watermark)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+
+    async def run_stages(self) -> None:
+        """The ingest and keyed stages, once the worker's own topics exist."""
+        await asyncio.to_thread(create_internal_topics, self.settings,
+                                self.topology.internal_topics())
+        await asyncio.gather(self._ingest(), self.keyed.run())
+
+    async def serve_web(self) -> None:
+        """The web port: health, metrics and the pre-check (stream/web.py)."""
+        settings = self.settings
+        precheck = precheck_handler(PrecheckContext(
+            settings, self.metrics, self.detectors, self.view, self.publish_finding))
+        server = WebServer(
+            {"/livez": {"GET": self.livez}, "/readyz": {"GET": self.readyz},
+             "/metrics": {"GET": self.prometheus}, "/v1/precheck": {"POST": precheck}},
+            host=settings.web_host, port=settings.web_port, timeout_s=settings.web_timeout_s,
+            max_connections=settings.web_max_connections, metrics=self.metrics)
+        await server.serve()
+
+    async def livez(self, request: Any) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(self, request: Any) -> web.Response:
+        """Ready: partitions assigned, their state recovered, and the registry caught up."""
+        app, view = self.app, self.view
+        assigned = bool(app.consumer.assignment()) if app.consumer else False
+        recovered = (cast(TableManager, app.tables).recovery.completed.is_set()
+                     and not app.in_recovery)
+        keyed = self.keyed.ready.is_set()
+        ready = (view.ready.is_set() and assigned and recovered and keyed
+                 and not app.rebalancing)
+        body = {"ready": ready, "registry_ready": view.ready.is_set(), "keyed_ready": keyed,
+                "partitions_assigned": assigned, "state_recovered": recovered,
+                "rebalancing": bool(app.rebalancing)}
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def prometheus(self, request: Any) -> web.Response:
+        return web.Response(body=generate_latest(self.metrics.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def forget_windows(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        for runner in self.runners.values():
+            runner.forget_partitions()
+
+    async def send_ticks(self) -> None:
+        await self._send_ticks()
+
+    async def export_verdicts(self) -> None:
+        self._export_verdicts()
+
+    async def export_lag(self) -> None:
+        """Consumer lag per topic (every stage together), state size and event time per kind."""
+        metrics = self.metrics
+        lag: dict[str, int] = defaultdict(int)
+        for stage in (self.app.consumer, self.ingest_consumer, self.keyed.consumer):
+            for topic, value in (await consumer_lag(stage)).items():
+                lag[topic] += value
+        for topic, value in lag.items():
+            metrics.consumer_lag.labels(topic).set(value)
+        for kind, store in self.keyed.stores.items():
+            metrics.state_keys.labels(kind).set(len(store))
+        for kind, watermark in self.keyed.watermarks().items():
+            metrics.watermark.labels(self.topology.kinds[kind].stage).set(watermark)
 
 
 def _detector_failure(name: str, event: Event, exc: Exception, max_bytes: int) -> Rejected:

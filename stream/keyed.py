@@ -25,22 +25,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from detectors.base import Event
+from detectors.runner import Outcome, Runner
 from schemas import RecordError
-from stream.config import FEEDBACK_FEEDS
+from stream.config import FEEDBACK_FEEDS, Settings
 from stream.ingest import Rejected, dead_letter
 from stream.kafka import commit_or_redo, partition_counts
+from stream.metrics import Metrics
 from stream.privacy import failure
 from stream.security import client_options
-
-if TYPE_CHECKING:
-    from stream.app import Sunlight
+from stream.topology import Kind
 
 log = logging.getLogger("sunlight.keyed")
 
@@ -97,15 +98,47 @@ class StateStore(MutableMapping[str, bytes]):
             self.changed.pop(key, None)
 
 
+class Publisher(Protocol):
+    """How the stage sends: each returns the broker's acknowledgement to wait for (the worker's
+    :class:`stream.app.Sunlight` does it, with dead letters for what Kafka refuses)."""
+
+    async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
+                   partition: int | None, origin: tuple[str, int, int]) -> Awaitable[None]: ...
+
+    async def settle(self, outcome: Outcome, event: Event | None, ingest_ts: float,
+                     pending: list[Awaitable[Any]]) -> None: ...
+
+    async def reject(self, rejected: Rejected, topic_name: str) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True)
+class KeyedContext:
+    """What the keyed stage uses of its worker, and nothing else."""
+
+    settings: Settings
+    #: The kinds (stream/topology.py), each kind's Runner and the store its state is in.
+    kinds: Mapping[str, Kind]
+    runners: Mapping[str, Runner]
+    stores: Mapping[str, StateStore]
+    #: The stage's consumer group.
+    group: str
+    metrics: Metrics
+    #: Set once the registry view is loaded: nothing is judged before.
+    registry_ready: asyncio.Event
+    #: The worker's producer (started on first use), and what sends through it.
+    producer: Callable[[], Awaitable[Any]]
+    publisher: Publisher
+
+
 class KeyedStage:
-    def __init__(self, sunlight: Sunlight) -> None:
-        self.sunlight = sunlight
-        settings = sunlight.settings
-        self.settings = settings
-        kinds = sunlight.topology.kinds
-        self.stores = {kind: StateStore() for kind in kinds}
-        self.kind_of_topic = {spec.topic: kind for kind, spec in kinds.items()}
-        self.changelogs = {kind: spec.changelog for kind, spec in kinds.items()}
+    def __init__(self, context: KeyedContext) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.runners = context.runners
+        self.stores = context.stores
+        self.metrics = context.metrics
+        self.kind_of_topic = {spec.topic: kind for kind, spec in context.kinds.items()}
+        self.changelogs = {kind: spec.changelog for kind, spec in context.kinds.items()}
         self.consumer: AIOKafkaConsumer | None = None
         #: Set once the assigned partitions are restored; cleared while partitions move.
         self.ready = asyncio.Event()
@@ -122,32 +155,32 @@ class KeyedStage:
             kind = self.kind_of_topic.get(tp.topic)
             if kind is None:
                 continue
-            watermark = self.sunlight.runners[kind].watermarks.get(tp.partition, float("-inf"))
+            watermark = self.runners[kind].watermarks.get(tp.partition, float("-inf"))
             lowest[kind] = min(lowest.get(kind, float("inf")), watermark)
         return {kind: w for kind, w in lowest.items() if w > float("-inf")}
 
     # -- rebalance ------------------------------------------------------------------------
     async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.ready.clear()
-        self.sunlight.metrics.keyed_ready.set(0)
+        self.metrics.keyed_ready.set(0)
         async with self._lock:  # the batch in flight finishes (and is written) first
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
                 if kind is not None:
                     self.stores[kind].drop({tp.partition})
-            for runner in self.sunlight.runners.values():
+            for runner in self.runners.values():
                 runner.forget_partitions()
 
     async def assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._lock:
             started = time.monotonic()
             restored = await self._restore(assigned)
-            for runner in self.sunlight.runners.values():
+            for runner in self.runners.values():
                 runner.forget_partitions()
             took = time.monotonic() - started
             log.info("keyed stage: %d partition(s) assigned, %d state entries restored in "
                      "%.1f s", len(assigned), restored, took)
-        metrics = self.sunlight.metrics
+        metrics = self.metrics
         metrics.state_restore_seconds.observe(took)
         metrics.stage_rebalances.labels("keyed").inc()
         metrics.keyed_ready.set(1)
@@ -187,17 +220,17 @@ class KeyedStage:
 
     # -- processing -----------------------------------------------------------------------
     async def run(self) -> None:
-        sunlight, settings = self.sunlight, self.settings
-        await sunlight.view.ready.wait()  # never judge a payment against a half-loaded registry
+        context, settings = self.context, self.settings
+        await context.registry_ready.wait()  # never judge a payment on a half-loaded registry
         now = time.time()
-        for kind, runner in sunlight.runners.items():
-            topics = [settings.topic(feed) for feed in sunlight.topology.kinds[kind].clock]
+        for kind, runner in self.runners.items():
+            topics = [settings.topic(feed) for feed in context.kinds[kind].clock]
             counts = await partition_counts(settings, topics)
             runner.expect([f"{t}:{p}" for t, n in counts.items() for p in range(n)],
                           range(settings.partitions), now)
         self.consumer = consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
-            group_id=sunlight.topology.groups["keyed"], enable_auto_commit=False,
+            group_id=context.group, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=2000,
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
@@ -205,7 +238,7 @@ class KeyedStage:
         consumer.subscribe(list(self.kind_of_topic), listener=_Listener(self))
         await consumer.start()
         try:
-            producer = await sunlight.app.maybe_start_producer()
+            producer = await context.producer()
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if not batches:
@@ -218,17 +251,16 @@ class KeyedStage:
                     if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
                                                            for tp, messages in batches.items()}):
                         log.info("keyed stage: commit skipped (partitions moved)")
-                sunlight.metrics.batch_seconds.labels("keyed").observe(
+                self.metrics.batch_seconds.labels("keyed").observe(
                     time.perf_counter() - started)
         finally:
             await consumer.stop()
 
     async def _batch(self, batches: dict[TopicPartition, list[Any]], producer: Any) -> None:
-        sunlight = self.sunlight
         pending: list[Awaitable[Any]] = []
         for tp, messages in batches.items():
             kind = self.kind_of_topic[tp.topic]
-            runner, store = sunlight.runners[kind], self.stores[kind]
+            runner, store = self.runners[kind], self.stores[kind]
             store.partition = partition = tp.partition
             for message in messages:
                 try:
@@ -243,7 +275,8 @@ class KeyedStage:
             runner.flush()
         # Alerts and dead letters first; only then the state that marks their events seen.
         await asyncio.gather(*pending)
-        writes = [await sunlight.send(producer, self.changelogs[kind], key.encode(), value,
+        send = self.context.publisher.send
+        writes = [await send(producer, self.changelogs[kind], key.encode(), value,
                                       partition, (self.changelogs[kind], partition, -1))
                   for kind, store in self.stores.items()
                   for key, partition, value in store.take_changes()]
@@ -252,13 +285,13 @@ class KeyedStage:
     async def _one(self, message: Any, kind: str, partition: int,
                    pending: list[Awaitable[Any]]) -> None:
         """Run one repartitioned record (or watermark tick) through its kind's Runner."""
-        sunlight = self.sunlight
-        runner, stage = sunlight.runners[kind], sunlight.topology.kinds[kind].stage
+        publisher, metrics = self.context.publisher, self.metrics
+        runner, stage = self.runners[kind], self.context.kinds[kind].stage
         envelope = orjson.loads(message.value)
         now = time.time()
         if "tick" in envelope:
             outcome = runner.tick(envelope["tick"], partition, now)
-            await sunlight.settle(outcome, None, now, pending)
+            await publisher.settle(outcome, None, now, pending)
             runner.commit()
             return
         key = message.key.decode()
@@ -268,17 +301,16 @@ class KeyedStage:
         source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
         outcome = runner.handle(event, key, partition, source=source, now=now)
         if outcome.duplicate:
-            sunlight.metrics.duplicates_dropped.labels(event.feed, stage).inc()
+            metrics.duplicates_dropped.labels(event.feed, stage).inc()
             return
-        await sunlight.settle(outcome, event, envelope["ingest_ts"], pending)
+        await publisher.settle(outcome, event, envelope["ingest_ts"], pending)
         runner.commit()
-        sunlight.metrics.events_processed.labels(event.feed, stage).inc()
+        metrics.events_processed.labels(event.feed, stage).inc()
 
     async def _poison(self, message: Any, exc: Exception,
                       pending: list[Awaitable[Any]]) -> None:
         """Dead-letter a record the stage failed on: as the input record it came from when
         its envelope can be read, else as the repartitioned message itself."""
-        sunlight = self.sunlight
         topic, partition, offset, raw = (message.topic, message.partition, message.offset,
                                          message.value)
         try:
@@ -291,8 +323,8 @@ class KeyedStage:
         err = RecordError("processing_error", f"Sunlight failed on this record: {exc!r}")
         letter = dead_letter(err, raw, message.key, topic, partition, offset,
                              self.settings.max_message_bytes)
-        pending.append(await sunlight.reject(Rejected(err.code, err.reason, letter),
-                                                   topic))
+        pending.append(await self.context.publisher.reject(
+            Rejected(err.code, err.reason, letter), topic))
 
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, stage: KeyedStage) -> None:

@@ -12,18 +12,21 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
+from detectors.base import Detector, Finding
 from detectors.findings import alert_id
 from detectors.precheck import payment_checks, precheck
 from schemas import RecordError, decode, event_ts
+from stream.config import Settings
+from stream.metrics import Metrics
+from stream.reference import RegistryView
 from stream.web import BodyError, Handler, read_body
-
-if TYPE_CHECKING:
-    from stream.app import Sunlight
 
 log = logging.getLogger("sunlight.precheck")
 
@@ -37,9 +40,23 @@ def bearer_token(request: BaseRequest) -> bytes:
     return b""
 
 
-def handler(sunlight: Sunlight) -> Handler:
-    settings, metrics = sunlight.settings, sunlight.metrics
-    checks = payment_checks(sunlight.detectors)
+@dataclass(frozen=True)
+class PrecheckContext:
+    """What the pre-check uses of its worker, and nothing else."""
+
+    settings: Settings
+    metrics: Metrics
+    #: The enabled detectors (those with a payment check answer).
+    detectors: list[Detector]
+    #: The registry the stream judges by, and whether it is loaded.
+    view: RegistryView
+    #: Publish a hold's finding as an alert; returns the broker's acknowledgement.
+    publish: Callable[[Finding, float], Awaitable[Awaitable[None]]]
+
+
+def handler(context: PrecheckContext) -> Handler:
+    settings, metrics, view = context.settings, context.metrics, context.view
+    checks = payment_checks(context.detectors)
     token = settings.api_token.encode() if settings.api_token else b""
     if not token:
         log.warning("SUNLIGHT_API_TOKEN is not set: /v1/precheck refuses every caller (401)")
@@ -71,12 +88,12 @@ def handler(sunlight: Sunlight) -> Handler:
             return answer("bad_request",
                           {"error": err.reason, "code": err.code, "field": err.field},
                           400, started)
-        if not sunlight.view.ready.is_set():
+        if not view.ready.is_set():
             return answer("unavailable",
                           {"error": "the registry is still loading; retry shortly"},
                           503, started)
         ts = event_ts(record)
-        decision, findings = precheck(record, ts, sunlight.view.registry, checks)
+        decision, findings = precheck(record, ts, view.registry, checks)
         reasons = []
         for finding in findings:
             reasons.append({
@@ -84,7 +101,7 @@ def handler(sunlight: Sunlight) -> Handler:
                 "action": finding.action, "summary": finding.summary,
                 "evidence": finding.evidence, "alert_id": alert_id(finding),
             })
-            await (await sunlight.publish_finding(finding, time.time()))
+            await (await context.publish(finding, time.time()))
         body = {"decision": decision, "event_id": record["event_id"], "reasons": reasons,
                 "alert_ids": [r["alert_id"] for r in reasons]}
         return answer(decision, body, 200, started)
