@@ -3,7 +3,7 @@ three ways, each timed three times (medians):
 
 - baseline: a bare kafka-python consumer reading them (no decoding);
 - the client: ``AlertConsumer.run`` (schema validation, seen ids, a commit after each alert);
-- ``sunlight dispose``'s look-up of the last alert's id (``stream.verdicts.find_alert``).
+- ``sunlight dispose``'s look-up of the last alert's id (``stream.cli.verdicts.find_alert``).
 
     KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 .venv/bin/python bench/alert_readers.py [--alerts 20000]
 
@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from alert_consumer import AlertConsumer  # noqa: E402
 from detectors.base import Finding  # noqa: E402
 from detectors.findings import to_cloudevent  # noqa: E402
+from stream.cli.verdicts import find_alert  # noqa: E402
 from stream.config import Settings  # noqa: E402
 from stream.topics import create_topics  # noqa: E402
-from stream.verdicts import find_alert  # noqa: E402
 
 
 def alert(i: int) -> dict:

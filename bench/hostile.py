@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from stream.simulate import Record
+from stream.simulator.simulate import Record
 
 #: Sent in hostile HTTP requests; must never reach a worker's log.
 MARKER = "HOSTILE-MARKER-51c9"

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from stream.config import Settings  # noqa: E402
 from stream.ingest import Rejected, ingest  # noqa: E402
-from stream.simulate import Simulation  # noqa: E402
+from stream.simulator.simulate import Simulation  # noqa: E402
 from stream.topics import create_topics  # noqa: E402
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stream.scorecli import MODEL_HELP, make_model  # noqa: E402
+from stream.backtest.score import MODEL_HELP, make_model  # noqa: E402
 
 #: Cost matrices (NAB's ``config/profiles.json``): A_tp, A_fp, A_fn.
 PROFILES: dict[str, tuple[float, float, float]] = {

@@ -83,8 +83,8 @@ sys.path.insert(0, str(ROOT))
 from bench.people import VILLAGES  # noqa: E402
 from bench.people import people as registry_people  # noqa: E402
 from stream.config import Settings  # noqa: E402
-from stream.scenarios import SCENARIOS  # noqa: E402
-from stream.simulate import Simulation  # noqa: E402
+from stream.simulator.scenarios import SCENARIOS  # noqa: E402
+from stream.simulator.simulate import Simulation  # noqa: E402
 from stream.topics import create_topics  # noqa: E402
 
 PARTS = ("registry", "throughput", "latency", "workers", "memory")
@@ -587,8 +587,8 @@ def part_registry(args: argparse.Namespace, results: dict[str, Any]) -> list[Row
 
 
 def registry_child(n: int, seed: int) -> None:
-    from stream.metrics import Metrics
-    from stream.reference import RegistryView
+    from stream.worker.metrics import Metrics
+    from stream.worker.reference import RegistryView
 
     view = RegistryView(Settings(), Metrics())
     records = registry_people(n, seed=seed)

@@ -458,7 +458,7 @@ def normal_traffic(events: int) -> dict[str, Any]:
     from detectors.registry import Registry
     from detectors.runner import Runner
     from schemas import event_ts
-    from stream.simulate import Simulation
+    from stream.simulator.simulate import Simulation
 
     sim = Simulation(seed=3, events=events, scenarios=(), duplicate_rate=0.0,
                      malformed_rate=0.0, case_rate=0.0, near_miss_rate=0.0)
@@ -502,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" /
                         "scorer_quality.json")
     args = parser.parse_args(argv)
-    from stream.scorecli import parse_params
+    from stream.backtest.score import parse_params
 
     params = parse_params(args.param)
     rng = random.Random(f"scorer-quality-{args.seed}")

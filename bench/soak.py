@@ -72,10 +72,10 @@ sys.path.insert(0, str(ROOT))
 from bench.hostile import Clients, log_findings, mix  # noqa: E402
 from bench.pipeline import FEEDS, free_port, rss_bytes, terminate, worker_ready  # noqa: E402
 from detectors.config import load_detectors  # noqa: E402
+from stream.backtest.replay import Replay  # noqa: E402
 from stream.config import Settings  # noqa: E402
 from stream.ingest import Rejected, ingest  # noqa: E402
-from stream.replay import Replay  # noqa: E402
-from stream.simulate import Record, Simulation  # noqa: E402
+from stream.simulator.simulate import Record, Simulation  # noqa: E402
 from stream.topics import create_topics  # noqa: E402
 
 OUT = ROOT / "var" / "bench"

@@ -1,8 +1,8 @@
 """The pre-payment check: before money moves, ask the registry checks about one payment.
 
-Pure: the HTTP view on the workers (``stream/precheck.py``) and the tests call it alike. It runs
-every enabled :class:`~detectors.base.RegistryCheck` that watches payments (the same objects the
-stream runs), so its answer and the stream's alert for the same payment agree.
+Pure: the HTTP view on the workers (``stream/worker/precheck.py``) and the tests call it alike. It
+runs every enabled :class:`~detectors.base.RegistryCheck` that watches payments (the same objects
+the stream runs), so its answer and the stream's alert for the same payment agree.
 
 >>> from detectors.ineligible_subsidy_payee import IneligibleSubsidyPayee
 >>> from detectors.registry import Registry

@@ -1,11 +1,11 @@
 """``sunlight new-detector NAME``: a new detector's file, its scenario stub and its doc page.
 
-Writes ``detectors/NAME.py`` (a stateless detector of payments with every docstring section the
-doc page needs, one parameter and a doctest), ``stream/scenarios/NAME.py`` (a case and a near
+Writes ``detectors/NAME.py`` (a stateless detector of payments with every docstring section the doc
+page needs, one parameter and a doctest), ``stream/simulator/scenarios/NAME.py`` (a case and a near
 miss that emit nothing yet), enters both in their registries (``detectors.CATALOGUE``,
-``stream.scenarios.MODULES``), adds the detector to the detectors file at its default and
-generates its page. From then on the generic checks (tests/test_detector_checks.py) run on it
-and say what is left: first of all that its scenario gives no case.
+``stream.simulator.scenarios.MODULES``), adds the detector to the detectors file at its default and
+generates its page. From then on the generic checks (tests/test_detector_checks.py) run on it and
+say what is left: first of all that its scenario gives no case.
 """
 
 from __future__ import annotations
@@ -69,15 +69,16 @@ class {cls}(Detector):
         return state, []
 '''
 
-SCENARIO = '''"""Scenarios of {name}: one case and one near miss (see stream/scenarios/base.py)."""
+SCENARIO = '''"""Scenarios of {name}: one case and one near miss (see
+stream/simulator/scenarios/base.py)."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime
 
-from stream.scenarios.base import Emit, Scenario
-from stream.world import World
+from stream.simulator.scenarios.base import Emit, Scenario
+from stream.simulator.world import World
 
 
 def case(world: World, rng: random.Random, n: str, ts: datetime) -> list[Emit]:
@@ -109,9 +110,9 @@ def new_detector(name: str, root: Path) -> list[Path]:
         raise ScaffoldError(f"{name!r} is not a detector name (lower_case_with_underscores)")
     cls = class_name(name)
     detector = root / "detectors" / f"{name}.py"
-    scenario = root / "stream" / "scenarios" / f"{name}.py"
+    scenario = root / "stream" / "simulator" / "scenarios" / f"{name}.py"
     catalogue = root / "detectors" / "__init__.py"
-    scenarios = root / "stream" / "scenarios" / "__init__.py"
+    scenarios = root / "stream" / "simulator" / "scenarios" / "__init__.py"
     detectors_file = root / "detectors.yaml"
     for path in (detector, scenario):
         if path.exists():
@@ -131,7 +132,7 @@ def new_detector(name: str, root: Path) -> list[Path]:
         raise ScaffoldError(f"{catalogue}: the CATALOGUE tuple's end was not found")
     catalogue_text = catalogue_text.replace("\n    )\n}", f"\n        {cls},\n    )\n}}", 1)
     scenarios_text = scenarios.read_text()
-    match = re.search(r"^from stream\.scenarios import ([\w, ]+)$", scenarios_text, re.M)
+    match = re.search(r"^from stream\.simulator\.scenarios import ([\w, ]+)$", scenarios_text, re.M)
     if match is None or "\n)\nSCENARIOS" not in scenarios_text:
         raise ScaffoldError(f"{scenarios}: the scenario modules were not found")
     modules = sorted({*match.group(1).replace(" ", "").split(","), name})

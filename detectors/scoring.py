@@ -2,9 +2,9 @@
 
 Used live by ``drug_purchase_spike`` (a hospital-drug's daily purchased quantity) and
 ``payer_amount_outlier`` (a payer-purpose's payment amounts), and offline by ``sunlight score``
-(``stream/scorecli.py``) and the quality benchmark (``bench/scorer_quality.py``): one code path, so
-a threshold picked on a CSV is the threshold production applies. Chosen by measurement against
-a plain rolling z-score, a rolling median/MAD, river's PredictiveAnomalyDetection around a
+(``stream/backtest/score.py``) and the quality benchmark (``bench/scorer_quality.py``): one code
+path, so a threshold picked on a CSV is the threshold production applies. Chosen by measurement
+against a plain rolling z-score, a rolling median/MAD, river's PredictiveAnomalyDetection around a
 HoltWinters, and ablations of its own parts (``bench/scorer_quality.py``; figures in its JSON).
 
 The model, per series, on ``x = log1p(value)`` (``transform="log"``; multiplicative noise,

@@ -3,10 +3,10 @@ in which the feeds arrive. As river runs one suite of checks on every estimator,
 every detector of ``detectors.CATALOGUE`` with the simulator's scenarios for it: a new
 detector is checked without a line of test code (and fails here until it has a scenario).
 
-The reference is the replay in event-time order (``stream.replay``). Against it, over the same
-Runner objects a live worker uses (``stream.arrival``): 50 random interleavings that keep each
-topic partition's order (some partitions lagging, alerts coming back late), every order of the
-four feeds one after another, and everything as one backlog. Each must give exactly the
+The reference is the replay in event-time order (``stream.backtest.replay``). Against it, over the
+same Runner objects a live worker uses (``stream.backtest.arrival``): 50 random interleavings that
+keep each topic partition's order (some partitions lagging, alerts coming back late), every order
+of the four feeds one after another, and everything as one backlog. Each must give exactly the
 reference's alerts, ids and content."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from detectors import CATALOGUE
-from stream.arrival import ArrivalReplay, orders, partitioned
+from stream.backtest.arrival import ArrivalReplay, orders, partitioned
 from tests.worlds import DETECTORS, alerts_by_id, difference, in_event_time_order, world
 
 

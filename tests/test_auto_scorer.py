@@ -17,7 +17,7 @@ import pytest
 
 from detectors.auto_scorer import AutoScorer, AutoScorerParameterError
 from detectors.river_auto import AutoAnomalyDetector
-from stream.scorecli import main as score_main
+from stream.backtest.score import main as score_main
 
 ROOT = Path(__file__).resolve().parent.parent
 FIVE_MINUTES = 300.0

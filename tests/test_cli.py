@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from stream.backtest.score import DETECTORS
 from stream.cli import build_parser
 from stream.config import KAFKA_SECURITY_VARIABLES, VARIABLES, Settings, SettingsError
-from stream.scorecli import DETECTORS
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Environment a command must not inherit from the test run (it would hide the case).
@@ -212,3 +212,24 @@ def test_zsh_completion_uses_the_bash_function() -> None:
                                 f"eval {result.stdout!r}"], capture_output=True, text=True,
                                timeout=30)
         assert check.returncode == 0, check.stderr
+
+
+def _loaded_after(imports: str) -> list[str]:
+    """The simulator and backtest modules a fresh interpreter holds after ``imports``."""
+    code = (f"import sys; {imports}; print(' '.join(sorted(m for m in sys.modules "
+            "if m.startswith(('stream.simulator', 'stream.backtest')))))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=CLEAN)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_worker_loads_neither_the_simulator_nor_the_backtest() -> None:
+    """`sunlight worker` imports the command line (every command's parser), its worker
+    command and the worker runtime (stream.worker.app builds every stage): none of them pulls
+    in stream.simulator or stream.backtest, so a change there cannot break a worker."""
+    assert _loaded_after("from stream.cli import build_parser, command_module; "
+                         "build_parser(); command_module('worker'); "
+                         "import stream.worker.app, stream.worker.supervisor") == []
+    # What the replay command runs does load the backtest: the check sees imports.
+    assert "stream.backtest.replay" in _loaded_after("import stream.backtest.replay")

@@ -123,14 +123,14 @@ def test_a_doctest_example_exists(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_scenario_exists(name: str) -> None:
     assert scenarios_of(name), (
-        f"{name}: no scenario named {name!r} or {name}_* in stream/scenarios")
+        f"{name}: no scenario named {name!r} or {name}_* in stream/simulator/scenarios")
 
 
 # -- over the detector's scenarios -------------------------------------------------------------
 @functools.cache
 def scenario_world(name: str) -> tuple[Registry, Records]:
     if not scenarios_of(name):
-        pytest.fail(f"{name}: no scenario in stream/scenarios, nothing to check it on")
+        pytest.fail(f"{name}: no scenario in stream/simulator/scenarios, nothing to check it on")
     return world(name, seed=3)  # the seed the arrival-order check uses
 
 

@@ -15,7 +15,7 @@ from detectors.findings import alert_id, to_cloudevent
 from detectors.runner import Runner
 from detectors.testing import drive
 from schemas import event_ts, validate
-from stream.scorecli import main as score_main
+from stream.backtest.score import main as score_main
 
 KEY = "H-330784-S0|XS001"
 START = date(2026, 3, 2)  # a Monday

@@ -18,10 +18,10 @@ from detectors.registry import Registry
 from detectors.runner import Runner
 from detectors.testing import drive
 from schemas import validate
+from stream.backtest.replay import Replay
 from stream.config import ROOT
 from stream.ingest import Rejected, ingest
-from stream.replay import Replay
-from stream.simulate import Simulation
+from stream.simulator.simulate import Simulation
 
 SUBJECT = "hospital_drug:H-330784-S0|XS001"
 DAY = date(2026, 5, 4)
@@ -122,7 +122,7 @@ HEALTH = ("drug_purchase_spike", "prescriber_concentration", "escalation",
 
 def replay_with_feedback(sim: Simulation) -> list[dict]:
     """Every record through the detectors of the detectors file (the health ones) by the
-    replay (stream.replay.Replay: each finding published as its CloudEvent and read back on
+    replay (stream.backtest.replay.Replay: each finding published as its CloudEvent and read back on
     the alerts feed); at the end of the input, event time runs out and every pending window is
     judged."""
     replay = Replay([d for d in load_detectors(ROOT / "detectors.yaml") if d.name in HEALTH])

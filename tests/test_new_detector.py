@@ -36,7 +36,7 @@ def test_a_scaffolded_detector_is_checked_at_once(tmp_path: Path) -> None:
     copy = project_copy(tmp_path)
     made = sunlight(copy, "new-detector", NAME)
     assert made.returncode == 0, made.stderr
-    for path in (f"detectors/{NAME}.py", f"stream/scenarios/{NAME}.py",
+    for path in (f"detectors/{NAME}.py", f"stream/simulator/scenarios/{NAME}.py",
                  f"docs/detectors/{NAME}.md"):
         assert path in made.stdout and (copy / path).exists()
     again = sunlight(copy, "new-detector", NAME)

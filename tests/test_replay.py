@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from detectors.config import load_detectors
-from stream.replay import Replay, input_files, read_lines, score
-from stream.simulate import Simulation, write_files
+from stream.backtest.replay import Replay, input_files, read_lines, score
+from stream.simulator.simulate import Simulation, write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Online-ML detectors: their figures are reported, not held to 1.0.

@@ -60,7 +60,7 @@ def test_an_unknown_role_is_refused() -> None:
 
 def test_the_worker_uses_the_topologys_names() -> None:
     """The app's Faust table changelog (named by Faust) is the one the topology creates."""
-    from stream.app import Sunlight
+    from stream.worker.app import Sunlight
 
     sunlight = Sunlight(SETTINGS, load_detectors(None))
     assert sunlight.verdicts.changelog_topic.get_topic_name() == "t1-app-verdicts-changelog"

@@ -12,10 +12,10 @@ import orjson
 from detectors.base import Detector
 from detectors.config import load_detectors
 from detectors.registry import Registry
+from stream.backtest.replay import Replay
 from stream.ingest import Rejected, ingest
-from stream.replay import Replay
-from stream.scenarios import SCENARIOS
-from stream.simulate import Simulation
+from stream.simulator.scenarios import SCENARIOS
+from stream.simulator.simulate import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 DETECTORS_FILE = ROOT / "detectors.yaml"

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from detectors.base import Finding
 from detectors.findings import to_cloudevent
-from stream.browser import AlertBrowser, AlertScreen
+from stream.cli.browser import AlertBrowser, AlertScreen
 from tests.integration.harness import World
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.simulate import Record
+from stream.simulator.simulate import Record
 from tests.integration.harness import ROOT, World
 from tests.integration.test_faults import check, generated, load_registry
 

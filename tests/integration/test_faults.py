@@ -13,8 +13,8 @@ import pytest
 
 from detectors.config import load_detectors
 from schemas import parse_time
-from stream.replay import Replay
-from stream.simulate import START, Record, Simulation
+from stream.backtest.replay import Replay
+from stream.simulator.simulate import START, Record, Simulation
 from tests.integration.harness import ROOT, World
 
 pytestmark = pytest.mark.integration

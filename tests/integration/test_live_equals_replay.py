@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from detectors.config import load_detectors
-from stream.replay import Replay, input_files, read_lines
-from stream.simulate import Simulation, write_files
+from stream.backtest.replay import Replay, input_files, read_lines
+from stream.simulator.simulate import Simulation, write_files
 from tests.integration.harness import ROOT, World
 
 pytestmark = pytest.mark.integration

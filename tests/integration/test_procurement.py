@@ -36,8 +36,8 @@ from detectors.registry import Registry
 from detectors.runner import Runner
 from schemas import validate
 from stream.ingest import Rejected, ingest
-from stream.scenarios import procurement
-from stream.simulate import Simulation
+from stream.simulator.scenarios import procurement
+from stream.simulator.simulate import Simulation
 from tests.integration.harness import ROOT, World, by_id
 
 pytestmark = pytest.mark.integration

@@ -31,7 +31,7 @@ import orjson
 import pytest
 import yaml
 
-from stream.simulate import Record, Simulation
+from stream.simulator.simulate import Record, Simulation
 from tests.integration.harness import WorkerProcess, World, free_port
 from tests.tools import prometheus_tool
 

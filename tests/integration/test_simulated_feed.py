@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.simulate import Simulation
+from stream.simulator.simulate import Simulation
 from tests.integration.harness import World
 
 pytestmark = pytest.mark.integration

@@ -88,3 +88,21 @@ def script(parser: argparse.ArgumentParser, shell: str,
                           "autoload -U +X bashcompinit && bashcompinit",
                           bash(parser, own)])
     raise ValueError(f"no completion for shell {shell!r} (bash or zsh)")
+
+
+# -- the command ----------------------------------------------------------------------------
+HELP = "print a shell completion script (bash or zsh)"
+ENV: tuple[str, ...] = ()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("shell", choices=("bash", "zsh"),
+                   help="bash: `source <(sunlight completion bash)`; zsh: "
+                        "`source <(sunlight completion zsh)`, or save it as _sunlight on $fpath")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from stream.cli import score
+
+    print(script(parser, args.shell, {"score": score.parser()}))
+    return 0

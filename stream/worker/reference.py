@@ -19,9 +19,9 @@ from schemas import RecordError, decode
 from stream.config import Settings
 from stream.ingest import is_deletion, registry_key_error
 from stream.kafka import partition_counts
-from stream.metrics import Metrics
 from stream.privacy import failure
 from stream.security import client_options
+from stream.worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

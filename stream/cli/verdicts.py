@@ -1,7 +1,7 @@
 """Verdicts on alerts from people: look an alert up on the alerts topic, write a disposition
 to ``alert-dispositions`` (``sunlight dispose`` and the alert browser), read the verdicts back.
 
-The worker keeps the verdict per alert id and exports precision from it (stream/app.py); here
+The worker keeps the verdict per alert id and exports precision from it (stream/worker/app.py); here
 is only the client side, with kafka-python.
 """
 

@@ -38,10 +38,10 @@ from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS, Settings
 from stream.ingest import Rejected, dead_letter
 from stream.kafka import commit_or_redo, partition_counts
-from stream.metrics import Metrics
 from stream.privacy import failure
 from stream.security import client_options
 from stream.topology import Kind
+from stream.worker.metrics import Metrics
 
 log = logging.getLogger("sunlight.keyed")
 
@@ -100,7 +100,7 @@ class StateStore(MutableMapping[str, bytes]):
 
 class Publisher(Protocol):
     """How the stage sends: each returns the broker's acknowledgement to wait for (the worker's
-    :class:`stream.app.Sunlight` does it, with dead letters for what Kafka refuses)."""
+    :class:`stream.worker.app.Sunlight` does it, with dead letters for what Kafka refuses)."""
 
     async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None, origin: tuple[str, int, int]) -> Awaitable[None]: ...

@@ -2,8 +2,8 @@
 
 Adding a detector's scenarios: a module here with a ``SCENARIOS`` list, imported below."""
 
-from stream.scenarios import health, payments, procurement
-from stream.scenarios.base import Emit, Scenario
+from stream.simulator.scenarios import health, payments, procurement
+from stream.simulator.scenarios.base import Emit, Scenario
 
 #: The scenario modules, in order (`sunlight new-detector` adds one).
 MODULES = (

@@ -19,8 +19,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from detectors.key_personnel_absent import KeyPersonnelAbsent
-from stream.scenarios.base import Emit, Scenario
-from stream.world import World
+from stream.simulator.scenarios.base import Emit, Scenario
+from stream.simulator.world import World
 
 KP = KeyPersonnelAbsent.defaults
 #: Materials are bought within this many days of the labour-only award in the cases.

@@ -28,7 +28,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from stream.metrics import Metrics
+from stream.worker.metrics import Metrics
 
 log = logging.getLogger("sunlight.web")
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from stream.world import Emit
+from stream.simulator.world import Emit
 
 if TYPE_CHECKING:
-    from stream.world import World
+    from stream.simulator.world import World
 
 __all__ = ["Emit", "Maker", "Scenario"]
 

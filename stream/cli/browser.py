@@ -29,11 +29,11 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from alert_consumer import Alert, AlertFilter, read_alert
 from schemas import RecordError, decode
 from schemas.records import Disposition
+from stream.cli.verdicts import disposition, send_disposition
 from stream.config import Settings
 from stream.kafka import partition_counts
 from stream.privacy import mask
 from stream.security import client_options
-from stream.verdicts import disposition, send_disposition
 
 #: Alerts kept in memory (newest); the table shows the newest ``MAX_ROWS`` that match.
 MAX_ALERTS = 100_000

@@ -6,10 +6,10 @@ so the stream to Kafka, the files for replay and the labels of what was injected
 Upstream realities are part of the mix: keys that differ between producers, records a little out
 of order, retried (duplicate) records and malformed ones.
 
-Cases come from scenarios (``stream/scenarios/``): a scenario turns one draw into the records of
-one case or near miss, possibly spread over weeks of event time (an award, then its attendance),
-and the label of the finding it should cause. Records are released in event-time order (with
-jitter), interleaved with normal traffic.
+Cases come from scenarios (``stream/simulator/scenarios/``): a scenario turns one draw into the
+records of one case or near miss, possibly spread over weeks of event time (an award, then its
+attendance), and the label of the finding it should cause. Records are released in event-time order
+(with jitter), interleaved with normal traffic.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import IO, Any
 
 import orjson
 
-from stream.scenarios import SCENARIOS, Emit
-from stream.world import World
+from stream.simulator.scenarios import SCENARIOS, Emit
+from stream.simulator.world import World
 
 START = "2026-05-04T08:00:00+08:00"
 

@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         if dst is not sys.stdout:
             dst.close()
     if args.plot is not None:
-        from stream.scoreplot import draw
+        from stream.backtest.plot import draw
 
         windows = read_windows(args.labels, args.src) if args.labels else []
         try:

@@ -26,8 +26,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
-from stream.scenarios.base import Emit, Scenario
-from stream.world import World
+from stream.simulator.scenarios.base import Emit, Scenario
+from stream.simulator.world import World
 
 #: Weekday multipliers of a hospital's daily purchase (Monday first): quiet weekends.
 WEEKLY = (1.0, 1.05, 0.95, 1.0, 1.1, 0.45, 0.35)

@@ -24,9 +24,9 @@ from detectors.findings import alert_id
 from detectors.precheck import payment_checks, precheck
 from schemas import RecordError, decode, event_ts
 from stream.config import Settings
-from stream.metrics import Metrics
-from stream.reference import RegistryView
-from stream.web import BodyError, Handler, read_body
+from stream.worker.metrics import Metrics
+from stream.worker.reference import RegistryView
+from stream.worker.web import BodyError, Handler, read_body
 
 log = logging.getLogger("sunlight.precheck")
 

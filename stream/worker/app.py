@@ -5,12 +5,12 @@ Flow (one way): input topic (raw bytes, any key, any partition count)
   -> ingest stage (a batch consumer group): decode + validate (dead-letters on failure), then
      repartition by the key each detector family needs into an internal
      ``<app>-keyed-<kind>`` topic (stream/topology.py names every topic and stage)
-  -> keyed stage (a batch consumer group, stream/keyed.py): drop duplicate event_ids, run the
+  -> keyed stage (a batch consumer group, stream/worker/keyed.py): drop duplicate event_ids, run the
      detectors with per-key state, publish alerts.
 
 Guarantees: at-least-once. Each stage commits its input offsets only once what it sent for
 them is confirmed by the broker: the ingest stage its repartitioned records and dead letters,
-the keyed stage (stream/keyed.py) its alerts and then the state that marks their events seen.
+the keyed stage (stream/worker/keyed.py) its alerts and then the state that marks their events seen.
 A crash can redo events (same alert ids, harmless; duplicates dropped) but never skip one.
 """
 
@@ -57,16 +57,16 @@ from stream.ingest import (
     registry_key_error,
 )
 from stream.kafka import commit_or_redo, consumer_lag
-from stream.keyed import KeyedContext, KeyedStage, StateStore
-from stream.metrics import Metrics
-from stream.precheck import PrecheckContext
-from stream.precheck import handler as precheck_handler
 from stream.privacy import failure, mask
-from stream.reference import RegistryView
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
 from stream.topology import VERDICTS_TABLE, Topology
-from stream.web import WebServer
+from stream.worker.keyed import KeyedContext, KeyedStage, StateStore
+from stream.worker.metrics import Metrics
+from stream.worker.precheck import PrecheckContext
+from stream.worker.precheck import handler as precheck_handler
+from stream.worker.reference import RegistryView
+from stream.worker.web import WebServer
 
 log = logging.getLogger("sunlight")
 
@@ -110,7 +110,7 @@ class Sunlight:
             web_bind=settings.web_host,
             web_port=settings.web_port,
             # Faust's web server (its /, /router/ and table views) is off: the web port is
-            # ours (stream/web.py), serving only health, metrics and the pre-check.
+            # ours (stream/worker/web.py), serving only health, metrics and the pre-check.
             web_enabled=False,
             web_tables_enabled=False,
             topic_partitions=settings.partitions,
@@ -425,7 +425,7 @@ class Sunlight:
             log.error("dead letter for %s[%s]@%s refused by Kafka: %s", letter["topic"],
                       letter["partition"], letter["offset"], type(exc).__name__)
 
-    # -- detect (stream/keyed.py) ------------------------------------------------------
+    # -- detect (stream/worker/keyed.py) ------------------------------------------------------
     async def settle(self, outcome: Outcome, event: Event | None, ingest_ts: float,
                      pending: list[Awaitable[Any]]) -> None:
         """Count late records, dead-letter what a detector failed on, publish the findings;
@@ -575,7 +575,7 @@ class Sunlight:
         await asyncio.gather(self._ingest(), self.keyed.run())
 
     async def serve_web(self) -> None:
-        """The web port: health, metrics and the pre-check (stream/web.py)."""
+        """The web port: health, metrics and the pre-check (stream/worker/web.py)."""
         settings = self.settings
         precheck = precheck_handler(PrecheckContext(
             settings, self.metrics, self.detectors, self.view, self.publish_finding))

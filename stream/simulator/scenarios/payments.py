@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from stream.scenarios.base import Emit, Scenario
-from stream.world import REGIONS, World
+from stream.simulator.scenarios.base import Emit, Scenario
+from stream.simulator.world import REGIONS, World
 
 
 def ineligible_case(world: World, rng: random.Random, n: str, ts: datetime) -> list[Emit]:
