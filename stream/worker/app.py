@@ -57,6 +57,7 @@ from stream.ingest import (
     registry_key_error,
 )
 from stream.kafka import commit_or_redo, consumer_lag
+from stream.outbox import KeyPartitions, Outbox
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
@@ -166,6 +167,7 @@ class Sunlight:
                                f"{self.verdicts.changelog_topic.get_topic_name()!r}, the "
                                f"topology {topology.verdicts_changelog!r}")
         self.ingest_consumer: AIOKafkaConsumer | None = None
+        self._key_partitions: KeyPartitions = {}  # see Outbox
         self._verdict_agent()
         self._jobs()
 
@@ -224,11 +226,26 @@ class Sunlight:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 started = time.perf_counter()
                 pending: list[Awaitable[Any]] = []
+                outbox = self.outbox(producer)
+                #: input source ("topic:partition") -> largest event time routed in this batch
+                progress: dict[str, float] = {}
                 latest_ts = time.time() + settings.future_tolerance_s
                 for tp, messages in batches.items():
                     feed = feeds[tp.topic]
+                    feed.records_in.inc(len(messages))
+                    feed.last_seen.set(time.time())
                     for message in messages:
-                        await self._ingest_one(feed, message, producer, pending, latest_ts)
+                        await self._ingest_one(feed, message, outbox, pending, latest_ts,
+                                               progress)
+                pending.append(await outbox.flush())
+                # After the records are sent (in the producer's queue ahead of any tick):
+                # no tick can cover a record it could overtake.
+                for tp in batches:
+                    source = f"{tp.topic}:{tp.partition}"
+                    if source in progress:
+                        feed = feeds[tp.topic]
+                        feed.progress[source] = max(progress[source],
+                                                    feed.progress.get(source, float("-inf")))
                 # After the batch's records are sent: no tick can say "caught up" before them.
                 await self._note_caught_up(consumer, feeds, batches)
                 if not batches:
@@ -267,12 +284,11 @@ class Sunlight:
             caught.setdefault(feed.name, {})[source] = quiet
         self.source_caught_up = caught
 
-    async def _ingest_one(self, feed: IngestFeed, message: Any, producer: Any,
-                          pending: list[Awaitable[Any]], latest_ts: float) -> None:
-        feed.records_in.inc()
-        feed.last_seen.set(time.time())
+    async def _ingest_one(self, feed: IngestFeed, message: Any, outbox: Outbox,
+                          pending: list[Awaitable[Any]], latest_ts: float,
+                          progress: dict[str, float]) -> None:
         try:
-            await self._route(feed, message, producer, pending, latest_ts)
+            await self._route(feed, message, outbox, pending, latest_ts, progress)
         except Exception as exc:  # a poison record: it goes to dead-letters, the stage goes on
             log.error("ingest failed on %s[%s]@%s: %s", message.topic, message.partition,
                       message.offset, failure(exc))
@@ -281,8 +297,9 @@ class Sunlight:
                          message.value, message.key, message.topic, message.partition,
                          message.offset, self.settings.max_message_bytes), feed.topic))
 
-    async def _route(self, feed: IngestFeed, message: Any, producer: Any,
-                     pending: list[Awaitable[Any]], latest_ts: float) -> None:
+    async def _route(self, feed: IngestFeed, message: Any, outbox: Outbox,
+                     pending: list[Awaitable[Any]], latest_ts: float,
+                     progress: dict[str, float]) -> None:
         settings = self.settings
         if is_deletion(feed.name, message.value, message.key):
             return  # the registry view deletes the entry: nothing to route, nothing rejected
@@ -321,12 +338,11 @@ class Sunlight:
                 return
             origin = (message.topic, message.partition, message.offset)
             for keyed_topic, key in routed:
-                pending.append(await self.send(producer, keyed_topic, key.encode(), envelope,
-                                               None, origin))
-        # After the record is sent, so no tick can overtake it.
-        source = f"{message.topic}:{message.partition}"
-        if feed.ticking and result.ts > feed.progress.get(source, float("-inf")):
-            feed.progress[source] = result.ts
+                outbox.add(keyed_topic, key.encode(), envelope, origin)
+        if feed.ticking:  # the feed's progress moves once the outbox is sent (see _ingest)
+            source = f"{message.topic}:{message.partition}"
+            if result.ts > progress.get(source, float("-inf")):
+                progress[source] = result.ts
 
     async def _send_ticks(self) -> None:
         """Tell every keyed partition how far in event time each input partition this worker
@@ -348,6 +364,11 @@ class Sunlight:
             producer = await self.app.maybe_start_producer()  # the ingest stage's producer
             for partition in range(self.settings.partitions):
                 await producer.send(kind.topic, None, value, partition, None, None)
+
+    def outbox(self, producer: Any) -> Outbox:
+        """A produce batch on ``producer`` (the app's): messages it refuses are dead-lettered
+        as :meth:`send` does."""
+        return Outbox(producer, self.send, _refused, self._key_partitions)
 
     async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None, origin: tuple[str, int, int],
@@ -427,9 +448,10 @@ class Sunlight:
 
     # -- detect (stream/worker/keyed.py) ------------------------------------------------------
     async def settle(self, outcome: Outcome, event: Event | None, ingest_ts: float,
-                     pending: list[Awaitable[Any]]) -> None:
-        """Count late records, dead-letter what a detector failed on, publish the findings;
-        the broker's acknowledgements are added to ``pending``."""
+                     pending: list[Awaitable[Any]], outbox: Outbox) -> None:
+        """Count late records, dead-letter what a detector failed on, publish the findings
+        (into ``outbox``); the broker's acknowledgements are added to ``pending``, to be
+        awaited once the outbox is flushed."""
         metrics = self.metrics
         subject = event.event_id if event else "watermark tick"
         for name in outcome.late:
@@ -448,24 +470,32 @@ class Sunlight:
                     event.topic))
         origin = (event.topic, event.partition, event.offset) if event else None
         for finding in outcome.findings:
-            pending.append(await self.publish_finding(finding, ingest_ts, origin))
+            pending.append(await self.publish_finding(finding, ingest_ts, origin, outbox))
 
     async def publish_finding(self, finding: Finding, ingest_ts: float,
-                              origin: tuple[str, int, int] | None = None) -> Awaitable[None]:
+                              origin: tuple[str, int, int] | None = None,
+                              outbox: Outbox | None = None) -> Awaitable[None]:
         """Send the alert (bounded: it is read back as input); returns its confirmation by
         the broker (metrics count it then). An alert Kafka refuses is dead-lettered as coming
-        from ``origin``, the record that raised it."""
+        from ``origin``, the record that raised it. Into ``outbox`` when given (its flush
+        must come before the confirmation is awaited), else sent at once."""
         alert = bounded(to_cloudevent(finding, source=f"sunlight/{self.settings.app_id}"),
                         self.settings.max_record_bytes)
-        producer = await self.app.maybe_start_producer()
         topic = self.topology.outputs["alerts"]
-        future = await self.send(producer, topic, finding.subject.encode(), orjson.dumps(alert),
-                                 None, origin or (topic, -1, -1), headers_for("alerts"))
-        return asyncio.ensure_future(self._published(future, finding, alert["id"], ingest_ts))
+        key, value = finding.subject.encode(), orjson.dumps(alert)
+        if outbox is None:
+            producer = await self.app.maybe_start_producer()
+            sent = await self.send(producer, topic, key, value, None,
+                                   origin or (topic, -1, -1), headers_for("alerts"))
+        else:
+            outbox.add(topic, key, value, origin or (topic, -1, -1),
+                       headers=headers_for("alerts"))
+            sent = outbox.flushed
+        return asyncio.ensure_future(self._published(sent, finding, alert["id"], ingest_ts))
 
-    async def _published(self, future: Awaitable[Any], finding: Finding, alert_id: str,
+    async def _published(self, sent: Awaitable[Any], finding: Finding, alert_id: str,
                          ingest_ts: float) -> None:
-        await future
+        await sent
         now = time.time()
         detector = finding.detector
         self.metrics.alerts.labels(detector, finding.severity, finding.action).inc()
