@@ -1,42 +1,40 @@
 """Detectors: pure, deterministic units (event + state in, findings and state out).
 
-``CATALOGUE`` maps each detector's name to its class; the detectors file enables them and sets
-their parameters.
+A detector is found by being defined: ``CATALOGUE`` maps the name of every concrete subclass of
+:class:`~detectors.base.Detector` that sets its own ``name``, in any module of this package, to
+its class (by name). Adding one is writing its module; nothing lists it by hand. The detectors
+file enables them and sets their parameters.
 """
 
+import importlib
+import pkgutil
+
 from detectors.base import Detector, Event, Finding
-from detectors.bid_price_screen import BidPriceScreen
-from detectors.cadre_linked_award import CadreLinkedAward
-from detectors.deceased_recipient import DeceasedRecipient
-from detectors.drug_purchase_spike import DrugPurchaseSpike
-from detectors.duplicate_subsidy_regions import DuplicateSubsidyRegions
-from detectors.escalation import Escalation
-from detectors.ineligible_subsidy_payee import IneligibleSubsidyPayee
-from detectors.injury_claim_without_attendance import InjuryClaimWithoutAttendance
-from detectors.key_personnel_absent import KeyPersonnelAbsent
-from detectors.lease_below_reference import LeaseBelowReference
-from detectors.payer_amount_outlier import PayerAmountOutlier
-from detectors.prescriber_concentration import PrescriberConcentration
-from detectors.shared_bid_fingerprint import SharedBidFingerprint
-from detectors.split_labour_materials import SplitLabourMaterials
 
-CATALOGUE: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (
-        IneligibleSubsidyPayee,
-        DeceasedRecipient,
-        DuplicateSubsidyRegions,
-        InjuryClaimWithoutAttendance,
-        CadreLinkedAward,
-        SplitLabourMaterials,
-        KeyPersonnelAbsent,
-        LeaseBelowReference,
-        SharedBidFingerprint,
-        BidPriceScreen,
-        DrugPurchaseSpike,
-        PrescriberConcentration,
-        PayerAmountOutlier,
-        Escalation,
-    )
-}
+#: Modules of this package that are tools over the detectors, never detectors, and are not
+#: imported to find them (``python -m detectors.docs`` must not find itself imported).
+TOOLS = frozenset({"docs", "scaffold", "testing"})
 
-__all__ = ["CATALOGUE", "Detector", "Event", "Finding"]
+
+def discover() -> dict[str, type[Detector]]:
+    """Import every module of the package but the tools; name -> class of every detector."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in TOOLS and not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    found: dict[str, type[Detector]] = {}
+    pending = list(Detector.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        name = cls.__dict__.get("name")
+        if isinstance(name, str) and cls.__module__.startswith(f"{__name__}."):
+            other = found.setdefault(name, cls)
+            if other is not cls:
+                raise TypeError(f"two detectors are named {name!r}: {other.__module__}."
+                                f"{other.__qualname__} and {cls.__module__}.{cls.__qualname__}")
+    return dict(sorted(found.items()))
+
+
+CATALOGUE: dict[str, type[Detector]] = discover()
+
+__all__ = ["CATALOGUE", "Detector", "Event", "Finding", "discover"]

@@ -1,15 +1,18 @@
 """``sunlight new-detector NAME``: a new detector's file, its scenario stub and its doc page.
 
-Writes ``detectors/NAME.py`` (a stateless detector of payments with every docstring section the doc
-page needs, one parameter and a doctest), ``stream/simulator/scenarios/NAME.py`` (a case and a near
-miss that emit nothing yet), enters both in their registries (``detectors.CATALOGUE``,
-``stream.simulator.scenarios.MODULES``), adds the detector to the detectors file at its default and
-generates its page. From then on the generic checks (tests/test_detector_checks.py) run on it and
-say what is left: first of all that its scenario gives no case.
+Writes ``detectors/NAME.py`` (a stateless detector of payments with every docstring section the
+doc page needs, one parameter and a doctest; being defined is what enters it in
+``detectors.CATALOGUE``), ``stream/simulator/scenarios/NAME.py`` (a case and a near miss that
+emit nothing yet) and enters it last in ``stream.simulator.scenarios.MODULES`` (whose order is
+the simulator's), adds the detector to the detectors file at its default and generates its page.
+From then on the generic checks (tests/test_detector_checks.py) run on it and say what is left:
+first of all that its scenario gives no case.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -99,6 +102,16 @@ class ScaffoldError(ValueError):
     pass
 
 
+def _detector_names(root: Path) -> dict[str, str]:
+    """name -> module file of every detector the project at ``root`` defines (found as the
+    catalogue finds them, in a fresh interpreter that imports that project)."""
+    code = ("import json, sys, detectors; json.dump({n: sys.modules[c.__module__].__file__ "
+            "for n, c in detectors.CATALOGUE.items()}, sys.stdout)")
+    found = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                           text=True, check=True, env={**os.environ, "PYTHONPATH": str(root)})
+    return json.loads(found.stdout)
+
+
 def class_name(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
@@ -111,26 +124,17 @@ def new_detector(name: str, root: Path) -> list[Path]:
     cls = class_name(name)
     detector = root / "detectors" / f"{name}.py"
     scenario = root / "stream" / "simulator" / "scenarios" / f"{name}.py"
-    catalogue = root / "detectors" / "__init__.py"
     scenarios = root / "stream" / "simulator" / "scenarios" / "__init__.py"
     detectors_file = root / "detectors.yaml"
     for path in (detector, scenario):
         if path.exists():
             raise ScaffoldError(f"{path} exists already")
-    catalogue_text = catalogue.read_text()
-    if f'"{name}"' in catalogue_text or f" {cls}," in catalogue_text:
-        raise ScaffoldError(f"detector {name!r} is in the catalogue already")
+    taken = _detector_names(root)
+    if name in taken:
+        raise ScaffoldError(f"detector {name!r} is defined already (in {taken[name]})")
 
-    # Registries, edited at their anchors (checked before anything is written).
-    imports = re.findall(r"^from detectors\.\w+ import \w+\n", catalogue_text, re.M)
-    new_import = f"from detectors.{name} import {cls}\n"
-    later = [line for line in imports if line > new_import and "detectors.base" not in line]
-    anchor = later[0] if later else imports[-1]
-    catalogue_text = catalogue_text.replace(
-        anchor, new_import + anchor if later else anchor + new_import, 1)
-    if "\n    )\n}" not in catalogue_text:
-        raise ScaffoldError(f"{catalogue}: the CATALOGUE tuple's end was not found")
-    catalogue_text = catalogue_text.replace("\n    )\n}", f"\n        {cls},\n    )\n}}", 1)
+    # The scenario modules' registry (its order is the simulator's: a new one goes last),
+    # edited at its anchors, checked before anything is written.
     scenarios_text = scenarios.read_text()
     match = re.search(r"^from stream\.simulator\.scenarios import ([\w, ]+)$", scenarios_text, re.M)
     if match is None or "\n)\nSCENARIOS" not in scenarios_text:
@@ -142,11 +146,10 @@ def new_detector(name: str, root: Path) -> list[Path]:
 
     detector.write_text(DETECTOR.format(name=name, cls=cls))
     scenario.write_text(SCENARIO.format(name=name))
-    catalogue.write_text(catalogue_text)
     scenarios.write_text(scenarios_text)
     with detectors_file.open("a") as out:
         out.write(f"  {name}:\n    enabled: true\n    params:\n      threshold: 1.0\n")
-    written = [detector, scenario, catalogue, scenarios, detectors_file]
+    written = [detector, scenario, scenarios, detectors_file]
     # The page, by the generator, in a fresh interpreter that sees the new module.
     subprocess.run([sys.executable, "-m", "detectors.docs"], cwd=root, check=True,
                    stdout=subprocess.DEVNULL)
