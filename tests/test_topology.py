@@ -20,7 +20,7 @@ SETTINGS = Settings(topic_prefix="t1-", app_id="app", partitions=3)
 
 @pytest.fixture(scope="module")
 def topology() -> Topology:
-    return Topology.build(load_detectors(None), SETTINGS)
+    return Topology.build(load_detectors(ROOT / "detectors.yaml"), SETTINGS)
 
 
 def test_each_detector_runs_in_its_kind_on_each_of_its_feeds(topology: Topology) -> None:
