@@ -16,15 +16,13 @@ from detectors.base import Detector
 
 def test_every_detector_defined_in_the_package_is_catalogued() -> None:
     """Every module, the tools too: none of them may hide a detector from discovery."""
-    for module in pkgutil.iter_modules(detectors.__path__):
-        importlib.import_module(f"detectors.{module.name}")
     defined: dict[str, type[Detector]] = {}
-    pending = list(Detector.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending += cls.__subclasses__()
-        if "name" in cls.__dict__ and cls.__module__.split(".")[0] == "detectors":
-            defined[cls.__dict__["name"]] = cls
+    for info in pkgutil.iter_modules(detectors.__path__):
+        module = importlib.import_module(f"detectors.{info.name}")
+        defined.update({cls.__dict__["name"]: cls
+                        for cls in vars(module).values()
+                        if isinstance(cls, type) and issubclass(cls, Detector)
+                        and cls.__module__ == module.__name__ and "name" in cls.__dict__})
     assert defined == CATALOGUE
     assert len(CATALOGUE) == 14 and list(CATALOGUE) == sorted(CATALOGUE)
     assert not any(cls.__module__.rsplit(".", 1)[1] in TOOLS for cls in CATALOGUE.values())
