@@ -8,6 +8,7 @@ the replay command runs the very same object over files. It never sees Kafka.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -95,6 +96,10 @@ class PersonPayeeKey:
         return None
 
 
+class RenamedParameter(FutureWarning):
+    """A detector parameter given by its old name (accepted for one release)."""
+
+
 class ParameterError(ValueError):
     """A detector was given a parameter it does not have, or one of the wrong type."""
 
@@ -115,8 +120,13 @@ class Detector:
     defaults: ClassVar[Mapping[str, Any]] = {}
     #: Whether process() keeps state per key (stateless detectors cost no state writes).
     stateful: ClassVar[bool] = False
+    #: Old parameter name -> its name now (one naming across detectors, detectors/docs.py
+    #: NAMING). The old name is accepted, with a warning, for one release. The version digest
+    #: keeps the old name: a rename alone changes no alert's ``detector_version``.
+    renamed: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, **params: Any) -> None:
+        params = self.current_names(params)
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise ParameterError(
@@ -127,9 +137,32 @@ class Detector:
         for key, value in params.items():
             merged[key] = _coerce(self.name, key, self.defaults[key], value)
         self.params: Mapping[str, Any] = merged
-        digest = hashlib.sha256(repr(sorted(merged.items())).encode()).hexdigest()[:8]
+        old = {new: old for old, new in self.renamed.items()}
+        named = sorted((old.get(key, key), value) for key, value in merged.items())
+        digest = hashlib.sha256(repr(named).encode()).hexdigest()[:8]
         #: Changes when the logic or the effective parameters change.
         self.version = f"{self.logic_version}.{digest}"
+
+    @classmethod
+    def current_names(cls, params: Mapping[str, Any], where: Mapping[str, str] | None = None
+                      ) -> dict[str, Any]:
+        """``params`` with old parameter names replaced by their names now, each with a
+        :class:`RenamedParameter` warning (``where``: old name -> where it was given, e.g.
+        the file and line, to start the message)."""
+        current: dict[str, Any] = {}
+        for key, value in params.items():
+            new = cls.renamed.get(key)
+            if new is not None:
+                if new in params:
+                    raise ParameterError(f"detector {cls.name!r} is given both {key!r} and "
+                                         f"{new!r}, its name now")
+                at = (where or {}).get(key, "")
+                warnings.warn(f"{at}detector {cls.name!r}: parameter {key!r} is now called "
+                              f"{new!r}; the old name is accepted until the next release",
+                              RenamedParameter, stacklevel=3)
+                key = new
+            current[key] = value
+        return current
 
     def key(self, event: Event) -> str | None:
         """The key this event is processed under, or None when the detector ignores it.

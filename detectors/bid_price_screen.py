@@ -69,8 +69,8 @@ class BidPriceScreen(Detector):
         max_cv: the cv screen holds below this coefficient of variation of the bids.
         max_gap_ratio: the gap screen holds below this ratio of the two lowest bids' gap to
             the losing bids' spread.
-        window_days: how long (event time) a project's unawarded bids are kept after its
-            last record (retention, not a detection window).
+        retention_days: how long (event time) a project's unawarded bids are kept after its
+            last record.
         max_bids: at most this many bids are kept per project (the newest).
     """
 
@@ -79,6 +79,7 @@ class BidPriceScreen(Detector):
     key_kind = "project"
     logic_version = 1
     stateful = True
+    renamed = {"window_days": "retention_days"}
     defaults = {
         #: An award is judged once the watermark passes it by this much: bids placed before it
         #: that arrive in that time still count.
@@ -87,7 +88,7 @@ class BidPriceScreen(Detector):
         "max_cv": 0.03,
         "max_gap_ratio": 0.02,
         #: How far behind the watermark a bid is still kept for its award (older: late).
-        "window_days": 180.0,
+        "retention_days": 180.0,
         #: At most this many bids are kept per project (the newest).
         "max_bids": 100,
     }
@@ -97,9 +98,6 @@ class BidPriceScreen(Detector):
         if record["stage"] in ("bid", "award") and record.get("bidder_id"):
             return record["project_id"]
         return None
-
-    def retention_s(self) -> float:
-        return self.params["window_days"] * DAY
 
     def forget(self, state: Any, horizon: float) -> Any:
         bids = [b for b in state["bids"] if b[0] >= horizon]
@@ -117,7 +115,7 @@ class BidPriceScreen(Detector):
             return None
         if state["awards"]:
             return state["awards"][0][0]
-        return expiry(state["m"], self.params["window_days"] * DAY)
+        return expiry(state["m"], self.params["retention_days"] * DAY)
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
@@ -159,7 +157,7 @@ class BidPriceScreen(Detector):
             bids = [b for b in bids if b[0] > ts]
             judged = ts if judged is None else max(judged, ts)
             findings.extend(self._screen(key, ref, placed))
-        if not waiting and watermark >= expiry(state["m"], self.params["window_days"] * DAY):
+        if not waiting and watermark >= expiry(state["m"], self.params["retention_days"] * DAY):
             return None, findings  # a project quiet for the whole window is forgotten
         return {"m": state["m"], "bids": bids, "awards": waiting, "judged": judged}, findings
 

@@ -104,7 +104,10 @@ def _build(cls: type[Detector], params: Any, node: yaml.Node,
     if not isinstance(params, dict):
         raise fail(node, f"detector {cls.name!r}: 'params' must be a mapping")
     try:
-        return cls(**params)
+        # Old names: said at their line, once (the class then sees the names of now).
+        where = {k.value: str(fail(k, "")) for k, _ in getattr(node, "value", [])
+                 if isinstance(k, yaml.Node) and k.value in cls.renamed}
+        return cls(**cls.current_names(params, where))
     except (ValueError, TypeError) as exc:
         # ParameterError, the scorer's ScorerParameterError, or any other refusal of a value
         # by a detector's constructor: all are the file's mistake, reported at its line.

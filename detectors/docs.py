@@ -30,13 +30,13 @@ PAGES = ROOT / "docs" / "detectors"
 SECTIONS = (("Fires", "When it fires"), ("Silent", "What stays silent"),
             ("Parameters", "Parameters"), ("Evidence", "Evidence"))
 NAMING = """\
-Time parameters keep one meaning across detectors: `*lateness*` (`allowed_lateness_days`,
-`allowed_lateness_hours`, `lateness_hours`) is how long after a record or window event time
-must move on before it is judged (records arriving by then still count); `retention_days` is
-how far behind the watermark a record is still judged (an older one is counted late, never
-judged on part of its evidence); `window_days` is the detection window unless the parameter's
-meaning above says it is a retention. The names differ between detectors for now (renaming
-them would change every alert's `detector_version`)."""
+Time parameters have one meaning across detectors: `allowed_lateness_hours` /
+`allowed_lateness_days` is how long after a record or window event time must move on before it
+is judged (records arriving by then still count); `retention_days` is how far behind the
+watermark a record is still judged (an older one is counted late, never judged on part of its
+evidence); `window_days` is the detection window. Old names (`lateness_hours`, and
+`bid_price_screen`'s `window_days` for its retention) are accepted for one release, with a
+warning; a rename changes no alert's `detector_version`."""
 
 
 class DocError(ValueError):

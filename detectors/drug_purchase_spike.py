@@ -6,12 +6,12 @@ warnings; collided with prescriptions and integrity files (``prescriber_concentr
 
 Per hospital and drug (key ``hospital_id|drug_code``), the purchased quantity is summed per
 event-time day (the record's own calendar date). A day is judged once it is complete: when the
-stream's watermark has passed the day's end plus ``lateness_hours``. Days with no purchase are
-zeros. The day's total is scored by the online scorer (``detectors/scoring.py``: weekly
-rhythm, slow trends, level shifts that become the new normal, sustained rises, sparse series,
-warm-up) against that pair's own learned normal; an alert is a score at or above
-``threshold``. Yellow, to the health regulator. The finding's time is the day's latest
-purchase; its basis the pair and the day, so a replay or a reordering names the same alert.
+stream's watermark has passed the day's end plus ``allowed_lateness_hours``. Days with no purchase
+are zeros. The day's total is scored by the online scorer (``detectors/scoring.py``: weekly rhythm,
+slow trends, level shifts that become the new normal, sustained rises, sparse series, warm-up)
+against that pair's own learned normal; an alert is a score at or above ``threshold``. Yellow, to
+the health regulator. The finding's time is the day's latest purchase; its basis the pair and the
+day, so a replay or a reordering names the same alert.
 
 A purchase for a day already judged: in the pair's first ``retain`` days (when a new series is
 often loaded as a backfill, read out of order from several partitions) it is added and the
@@ -58,7 +58,7 @@ SUBJECT_PREFIX = "hospital_drug:"
 class DrugPurchaseSpike(Detector):
     __doc__ = """Fires: A hospital's daily total of a drug scores at or above ``threshold``
     against that pair's own learned normal (the online scorer), once the day is complete (the
-    watermark past its end plus ``lateness_hours``). Yellow, to the health regulator.
+    watermark past its end plus ``allowed_lateness_hours``). Yellow, to the health regulator.
 
     Silent: Days inside the weekly rhythm, trends and level shifts that became the new
     normal, the warm-up, the cooldown after an alert.
@@ -67,7 +67,7 @@ class DrugPurchaseSpike(Detector):
     the score.
 
     Parameters:
-        lateness_hours: a day is judged when event time has passed its end plus this.
+        allowed_lateness_hours: a day is judged when event time has passed its end plus this.
         evidence_records: the largest purchases of the day cited as evidence.
     """ + SCORER_PARAMETERS_DOC
 
@@ -76,10 +76,11 @@ class DrugPurchaseSpike(Detector):
     key_kind = "hospital_drug"
     logic_version = 1
     stateful = True
+    renamed = {"lateness_hours": "allowed_lateness_hours"}
     defaults = {
         **SCORER_DEFAULTS,
         #: A day is judged when event time has passed its end plus this.
-        "lateness_hours": 12.0,
+        "allowed_lateness_hours": 12.0,
         #: The largest purchases of the day cited as evidence.
         "evidence_records": 3,
     }
@@ -87,7 +88,7 @@ class DrugPurchaseSpike(Detector):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.scorer = Scorer(**{name: self.params[name] for name in SCORER_DEFAULTS})
-        self.lateness_s = self.params["lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
 
     def key(self, event: Event) -> str | None:
         record = event.record

@@ -13,13 +13,13 @@ is a score at or above ``threshold`` (default: 6 robust standard deviations of t
 above the pair's normal, i.e. a payment several times the usual one for a steady payer).
 
 Payments are scored in event-time order, each once event time (the watermark) has passed it by
-``lateness_hours``: so the learned normal does not depend on how the input partitions happened
-to interleave, and a payment is never judged before the history that came before it. A payment
-arriving later than that is scored at once. The finding's time is the payment's event time,
+``allowed_lateness_hours``: so the learned normal does not depend on how the input partitions
+happened to interleave, and a payment is never judged before the history that came before it. A
+payment arriving later than that is scored at once. The finding's time is the payment's event time,
 its basis the payment's event_id.
 
 The state per pair is the scorer's model, 12 numbers (about 90 bytes of JSON), plus the
-payments waiting for the watermark (those of the last ``lateness_hours``).
+payments waiting for the watermark (those of the last ``allowed_lateness_hours``).
 
 >>> from detectors.registry import Registry
 >>> detector = PayerAmountOutlier()
@@ -53,7 +53,7 @@ from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 class PayerAmountOutlier(Detector):
     __doc__ = """Fires: A payment (of ``statuses`` and ``purposes``) whose amount scores at or
     above ``threshold`` against what its payer pays for that purpose (the online scorer), once
-    event time has passed it by ``lateness_hours``. Yellow, to the finance regulator.
+    event time has passed it by ``allowed_lateness_hours``. Yellow, to the finance regulator.
 
     Silent: Amounts within the pair's learned normal, a pair still in its warm-up, a new
     level that holds for ``shift_days`` payments.
@@ -63,7 +63,7 @@ class PayerAmountOutlier(Detector):
     Parameters:
         statuses: which payments are scored and learned.
         purposes: purposes scored; empty: every purpose.
-        lateness_hours: a payment is scored once event time has passed it by this much.
+        allowed_lateness_hours: a payment is scored once event time has passed it by this much.
     """ + SCORER_PARAMETERS_DOC
 
     name = "payer_amount_outlier"
@@ -71,6 +71,7 @@ class PayerAmountOutlier(Detector):
     key_kind = "payer_purpose"
     logic_version = 1
     stateful = True
+    renamed = {"lateness_hours": "allowed_lateness_hours"}
     defaults = {
         **SCORER_DEFAULTS,
         # Payments have no weekly season; one payment is judged on its own (no CUSUM of
@@ -86,13 +87,13 @@ class PayerAmountOutlier(Detector):
         #: Purposes scored; empty: every purpose.
         "purposes": (),
         #: A payment is scored once event time has passed it by this much.
-        "lateness_hours": 1.0,
+        "allowed_lateness_hours": 1.0,
     }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.scorer = Scorer(**{name: self.params[name] for name in SCORER_DEFAULTS})
-        self.lateness_s = self.params["lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
 
     def key(self, event: Event) -> str | None:
         record = event.record

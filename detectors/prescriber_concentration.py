@@ -8,7 +8,7 @@ Per hospital and drug (key ``hospital_id|drug_code``), it learns that a spike ha
 ``drug_purchase_spike`` alert read back from the ``alerts`` feed (the event's record is then the
 alert CloudEvent). From the spike's day, for ``window_days`` days, it counts that drug's
 prescriptions at that hospital per doctor. A day is judged once complete (event time past its
-end plus ``lateness_hours``), in day order, on the counts since the spike's day: when there
+end plus ``allowed_lateness_hours``), in day order, on the counts since the spike's day: when there
 are at least ``min_prescriptions`` and ``max_doctors`` doctors or fewer wrote ``min_share`` or
 more of them, it fires once for that spike. Red (discipline inspectors) when one of those
 doctors has ``integrity_flags`` in the registry; else yellow (the health regulator).
@@ -72,7 +72,7 @@ class PrescriberConcentration(Detector):
         min_prescriptions: fewer prescriptions since the spike than this stay silent.
         max_doctors: this many doctors or fewer writing min_share of the prescriptions fire.
         min_share: the share of the prescriptions the few doctors must have written.
-        lateness_hours: a day is judged when event time has passed its end plus this.
+        allowed_lateness_hours: a day is judged when event time has passed its end plus this.
         retention_days: how far behind the watermark a spike alert or prescription is still
             judged; an older record is late.
     """
@@ -82,6 +82,7 @@ class PrescriberConcentration(Detector):
     key_kind = "hospital_drug"
     logic_version = 1
     stateful = True
+    renamed = {"lateness_hours": "allowed_lateness_hours"}
     defaults = {
         #: The detector whose alerts mark a spike.
         "spike_detector": "drug_purchase_spike",
@@ -91,7 +92,7 @@ class PrescriberConcentration(Detector):
         "max_doctors": 2,
         "min_share": 0.6,
         #: A day is judged when event time has passed its end plus this.
-        "lateness_hours": 12.0,
+        "allowed_lateness_hours": 12.0,
         #: How far behind the watermark a spike alert or prescription is still judged: the
         #: spike's alert comes back after its day is judged, plus the loop's own delay.
         "retention_days": 60.0,
@@ -99,7 +100,7 @@ class PrescriberConcentration(Detector):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.lateness_s = self.params["lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
 
     # -- routing -------------------------------------------------------------------------
     def key(self, event: Event) -> str | None:

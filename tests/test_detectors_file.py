@@ -151,3 +151,37 @@ def test_the_shipped_file_holds_the_defaults_unless_marked_as_an_override() -> N
     assert drifted == [], (f"detectors.yaml differs from the defaults (mark a deliberate "
                            f"change with '{OVERRIDE_MARK} <why>'): {drifted}")
     assert stale == [], f"marked as overrides but equal to the default: {stale}"
+
+
+#: detector_version of the detectors whose parameters were renamed, at their defaults, as it
+#: was under the old names (at 3cbbd7d): a rename changes no alert.
+VERSIONS_BEFORE_THE_RENAMES = {"drug_purchase_spike": "1.39b272b4",
+                               "payer_amount_outlier": "1.bee111b1",
+                               "prescriber_concentration": "1.f3855506",
+                               "bid_price_screen": "1.7aea0498"}
+
+
+def test_a_rename_keeps_every_version() -> None:
+    assert {name: CATALOGUE[name]().version for name in VERSIONS_BEFORE_THE_RENAMES} == \
+        VERSIONS_BEFORE_THE_RENAMES
+
+
+def test_an_old_parameter_name_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    from detectors.base import RenamedParameter
+
+    path = write(tmp_path, "detectors:\n  payer_amount_outlier:\n    params:\n"
+                           "      threshold: 0.9\n      lateness_hours: 48\n")
+    with pytest.warns(RenamedParameter) as caught:
+        (old,) = load_detectors(path)
+    assert len(caught) == 1
+    assert str(caught[0].message).startswith(f"{path} line 5: detector 'payer_amount_outlier': "
+                                             "parameter 'lateness_hours' is now called "
+                                             "'allowed_lateness_hours'")
+    new = write(tmp_path, "detectors:\n  payer_amount_outlier:\n    params:\n"
+                          "      threshold: 0.9\n      allowed_lateness_hours: 48\n")
+    (renamed,) = load_detectors(new)
+    assert old.params == renamed.params and old.version == renamed.version
+    both = write(tmp_path, "detectors:\n  bid_price_screen:\n    params:\n"
+                           "      window_days: 10\n      retention_days: 10\n")
+    with pytest.raises(ConfigError, match="line 4: detector 'bid_price_screen' is given both"):
+        load_detectors(both)

@@ -113,7 +113,7 @@ def test_scored_in_event_time_order_whatever_the_arrival_order() -> None:
     swapped = [e for pair in zip(events[1::2], events[::2], strict=False) for e in pair]
     if len(events) % 2:
         swapped.append(events[-1])
-    detector = PayerAmountOutlier(lateness_hours=48.0)
+    detector = PayerAmountOutlier(allowed_lateness_hours=48.0)
     one, two = run(events, detector)[1], run(swapped, detector)[1]
     assert [(f.basis, f.score) for f in one] == [(f.basis, f.score) for f in two]
     assert [f.basis for f in one] == [("big",)]
