@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
+
+from aiokafka.partitioner import DefaultPartitioner
 
 #: (topic, partition, offset) of the input record a message comes from (for dead letters).
 Origin = tuple[str, int, int]
@@ -129,6 +132,18 @@ class Outbox:
         for key, value, _, origin, headers in messages:
             await (await self.send_one(self.producer, topic, key, value, partition, origin,
                                        headers))
+
+
+_PARTITIONER = DefaultPartitioner()
+
+
+@lru_cache(maxsize=1 << 18)
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition of ``key`` among ``partitions`` by aiokafka's default partitioner, the
+    one Sunlight's producer routes keyed records with (offline, the replay splits keys with
+    it as live)."""
+    every = list(range(partitions))
+    return int(_PARTITIONER(key, every, every))
 
 
 def _settle(flushed: asyncio.Future[None], confirmed: asyncio.Future[Any]) -> None:

@@ -6,6 +6,16 @@ live worker does before it judges anything), merges the event feeds in event-tim
 drives the same :class:`~detectors.runner.Runner` per key kind as the live agents, feeding alerts
 back to the detectors that read them (escalation). The alerts have the ids and content the live
 pipeline gives the same input. With a labels file it scores them: precision, recall, F1.
+
+Jobs (``sunlight replay --jobs N``, :func:`replay_jobs`): the keys are split as live splits
+them (a key's keyed partition, by the producer's partitioner, modulo N), one process each.
+Every job reads every record, so each one's event time moves exactly as one job's (a record
+whose keys another job owns moves the clock as a tick). The first-line detectors (those that
+read no alerts: whole kinds) run in the jobs; the kinds that read alerts (escalation,
+prescriber_concentration's) run in the calling process at the same time, in one pass over the
+same records, each first-line alert delivered at the record that raised it, as one loop feeds
+it back (alerts raised at one record in the order of their time and id, whatever the jobs).
+One job and N jobs give the same alerts.
 """
 
 from __future__ import annotations
@@ -13,9 +23,11 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
+import multiprocessing
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +41,7 @@ from detectors.verdicts import VERDICTS, apply_verdict, index_alert, tally
 from detectors.verdicts import precision as verified_precision
 from schemas import FEEDS, RecordError, decode, event_ts, parse_time
 from stream.ingest import Rejected, ingest
+from stream.outbox import key_partition
 
 EVENT_FEEDS = ("bids", "attendance", "prescriptions", "payments", "alert-dispositions")
 
@@ -66,9 +79,77 @@ class Report:
     errors: Counter[str] = field(default_factory=Counter)
 
 
+@dataclass(frozen=True)
+class Share:
+    """The keys one job handles: those whose keyed partition (as live, among ``partitions``)
+    is ``job`` modulo ``jobs``."""
+
+    job: int
+    jobs: int
+    partitions: int
+
+    def owns(self, key: str) -> bool:
+        return key_partition(key.encode(), self.partitions) % self.jobs == self.job
+
+
+#: (index of the record in the merged input, rank of the kind) -> the alerts its first-line
+#: detectors raised there (see :func:`replay_jobs`).
+Raised = dict[tuple[int, int], list[dict[str, Any]]]
+
+
+class Relay:
+    """The first-line alerts the jobs raise, read from their pipes as the second pass reaches
+    the records that raised them: both passes run at once. Each job sends (records handled so
+    far, what they raised, None) every :data:`FLUSH_EVERY` records, and at its end (0, what
+    is left, its counts)."""
+
+    def __init__(self, pipes: list[Connection]) -> None:
+        self.pipes = pipes
+        self.handled = [0] * len(pipes)
+        self.reports: list[Report | None] = [None] * len(pipes)
+        self.raised: Raised = {}
+
+    def pop(self, at: tuple[int, int], default: Any = ()) -> Any:
+        """The alerts raised at ``at``, in an order that does not depend on the jobs."""
+        for job in range(len(self.pipes)):
+            while self.handled[job] <= at[0] and self.reports[job] is None:
+                self._receive(job)
+        alerts = self.raised.pop(at, None)
+        if alerts is None:
+            return default
+        return sorted(alerts, key=lambda alert: (alert["time"], alert["id"]))
+
+    def finish(self) -> list[Report]:
+        """Every job's counts (once each has ended)."""
+        for job in range(len(self.pipes)):
+            while self.reports[job] is None:
+                self._receive(job)
+        return [report for report in self.reports if report is not None]
+
+    def _receive(self, job: int) -> None:
+        try:
+            handled, raised, report = self.pipes[job].recv()
+        except EOFError:
+            raise RuntimeError(f"replay job {job} failed (its error is above)") from None
+        self.handled[job], self.reports[job] = handled, report
+        for at, alerts in raised.items():
+            self.raised.setdefault(at, []).extend(alerts)
+
+#: Committed changes are encoded into the runners' state once per this many records (as live
+#: once per poll batch), not at every record: the encoding was a fifth of a replay's time.
+FLUSH_EVERY = 1000
+
+
 class Replay:
+    """``share``: handle only the keys of one job (:class:`Share`). ``lines``: which kinds
+    run: ``"all"``; ``"first"`` (those whose detectors read no alerts; their alerts are kept
+    in :attr:`raised` by position, not fed back); ``"second"`` (the others; the first-line
+    alerts come from ``raised``, each at the record that raised it)."""
+
     def __init__(self, detectors: list[Detector], source: str = "sunlight/sunlight",
                  max_bytes: int = 1_048_576, latest_ts: float = float("inf"),
+                 share: Share | None = None, lines: str = "all",
+                 raised: Raised | Relay | None = None,
                  **runner_options: Any) -> None:
         self.detectors = detectors
         self.source = source
@@ -77,12 +158,24 @@ class Replay:
         self.latest_ts = latest_ts
         self.registry = Registry()
         # runner_options: the dedupe settings (see Runner), as the live worker has them.
+        runner_options.setdefault("batch_writes", True)
         kinds = by_kind(detectors)
+        #: Every kind in one order (an alert's place among those a record raises depends on
+        #: it); ``runners`` has those this replay runs.
+        self.kinds = list(kinds)
+        second = {kind for kind, by_feed in kinds.items() if FEEDBACK_FEEDS & set(by_feed)}
+        runs = {"all": set(kinds), "first": set(kinds) - second, "second": second}[lines]
         self.runners = {kind: Runner(by_feed, {}, self.registry, **runner_options)
-                        for kind, by_feed in kinds.items()}
+                        for kind, by_feed in kinds.items() if kind in runs}
         self.clock_feeds = clock_feeds(kinds)
+        self.share = share
+        self.feedback = lines != "first"
+        #: First line: what it raised (by position). Second: where the alerts come from.
+        self.raised: Raised | Relay = {} if raised is None else raised
         self.report = Report()
         self._ids: set[str] = set()
+        #: Where the record being handled is: (its index in the input, the kind's rank).
+        self._at = (0, 0)
 
     def load_registry(self, lines: Iterable[bytes]) -> None:
         for raw in lines:
@@ -111,21 +204,44 @@ class Replay:
             self.report.records[event.feed] += 1
             yield event
 
-    def run(self, events: Iterable[Event]) -> Report:
-        for event in events:
-            self.handle(event)
+    def run(self, events: Iterable[Event], every: Callable[[int], None] | None = None
+            ) -> Report:
+        """Every record of ``events``; ``every`` is called with the number handled so far
+        after each :data:`FLUSH_EVERY` of them."""
+        for index, event in enumerate(events):
+            self.handle(event, index)
+            if (index + 1) % FLUSH_EVERY == 0:
+                self.flush()
+                if every is not None:
+                    every(index + 1)
+        self.flush()
         return self.report
 
-    def handle(self, event: Event) -> None:
+    def flush(self) -> None:
+        for runner in self.runners.values():
+            runner.flush()
+
+    def handle(self, event: Event, index: int | None = None) -> None:
+        """One record (at ``index`` in the merged input: where alerts are placed for the
+        second line; alerts read back have none)."""
         # Alerts read back don't move event time (their times come from events already seen).
         source = "" if event.feed in FEEDBACK_FEEDS else None
-        for kind, runner in self.runners.items():
+        for rank, kind in enumerate(self.kinds):
+            runner = self.runners.get(kind)
+            if index is not None:
+                self._at = (index, rank)
+            if runner is None:  # a first-line kind run by the jobs: the alerts it raised here
+                for alert in self.raised.pop((index, rank), ()) if index is not None else ():
+                    self.publish(alert)
+                continue
             keys = runner.route(event)
-            if not keys and event.feed in self.clock_feeds[kind]:
-                # Its clock moves though none of its keys has the event (live: a tick).
+            mine = keys if self.share is None else tuple(filter(self.share.owns, keys))
+            if event.feed in self.clock_feeds[kind] and (not keys or keys[:1] != mine[:1]):
+                # Its clock moves though none of its keys here has the event (live: a tick);
+                # before any key, as one job's first key would move it.
                 self.settle(runner.tick({"merged": event.ts}, 0))
                 runner.commit()
-            for key in keys:
+            for key in mine:
                 outcome = runner.handle(event, key, source=source)
                 if outcome.duplicate:
                     self.report.duplicates += 1
@@ -146,8 +262,77 @@ class Replay:
             return
         self._ids.add(alert["id"])
         self.report.alerts.append(alert)
+        if isinstance(self.raised, dict) and not self.feedback:
+            # A job's first line: the second pass feeds it back.
+            self.raised.setdefault(self._at, []).append(alert)
+            return
         # Alerts are an input feed too (escalation reads them), as they are live.
         self.handle(Event("alerts", alert, parse_time(alert["time"]).timestamp(), "alerts"))
+
+
+#: What a job is given (read by the forked job processes, never pickled): the detectors,
+#: the input files and the Replay options.
+_JOB_INPUT: tuple[list[Detector], list[Path], dict[str, Any]] | None = None
+
+
+def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partitions: int,
+                **options: Any) -> Report:
+    """The replay of ``files`` in ``jobs`` processes (see the module's docstring): the
+    first-line detectors split by key as live (``partitions`` keyed partitions), and at the
+    same time, in this process, the second line over their alerts. ``options``: Replay's
+    (source, max_bytes, latest_ts, the runner's)."""
+    global _JOB_INPUT
+    _JOB_INPUT = (detectors, files, options)
+    context = multiprocessing.get_context("fork")  # the jobs inherit the detectors
+    pipes, processes = [], []
+    try:
+        for job in range(jobs):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_job, args=(Share(job, jobs, partitions), send),
+                                      name=f"replay-job-{job}", daemon=True)
+            process.start()
+            send.close()
+            pipes.append(receive)
+            processes.append(process)
+    finally:
+        _JOB_INPUT = None
+    try:
+        relay = Relay(pipes)
+        second = Replay(detectors, lines="second", raised=relay, **options)
+        load_registry(second, files)
+        report = second.run(second.events(files))
+        for counts in relay.finish():
+            report.duplicates += counts.duplicates
+            report.late.update(counts.late)
+            report.errors.update(counts.errors)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    return report
+
+
+def _job(share: Share, send: Connection) -> None:
+    assert _JOB_INPUT is not None, "a job runs in a process forked by replay_jobs"
+    detectors, files, options = _JOB_INPUT
+    replay = Replay(detectors, lines="first", share=share, **options)
+    load_registry(replay, files)
+
+    def hand_over(handled: int) -> None:
+        raised, replay.raised = replay.raised, {}
+        send.send((handled, raised, None))
+
+    report = replay.run(replay.events(files), every=hand_over)
+    send.send((0, replay.raised,
+               Report(duplicates=report.duplicates, late=report.late, errors=report.errors)))
+    send.close()
+
+
+def load_registry(replay: Replay, files: Iterable[Path]) -> None:
+    for path in files:
+        if feed_of(path) == "registry":
+            replay.load_registry(read_lines(path))
 
 
 def bulk_latest(times: Iterable[float], tolerance_s: float = 900.0) -> float:

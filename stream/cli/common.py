@@ -27,6 +27,17 @@ def simulation_args(p: argparse.ArgumentParser, seed: int | None = 7) -> None:
     p.add_argument("--people", type=int, default=2_000, help="people in the registry")
 
 
+def processes(text: str) -> int:
+    """A number of processes >= 1, or ``auto`` (one per core)."""
+    from stream.worker.supervisor import process_count
+
+    try:
+        return process_count(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes >= 1 or "
+                                         "'auto'") from None
+
+
 def detectors_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detectors", type=Path, help="detectors file (default "
                                                   "SUNLIGHT_DETECTORS_FILE)")

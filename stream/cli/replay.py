@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from stream.cli.common import detectors_arg, load
+from stream.cli.common import detectors_arg, load, processes
 from stream.config import Settings
 
 HELP = "run recorded feeds through the detectors; score them"
 ENV = ("SUNLIGHT_DETECTORS_FILE", "SUNLIGHT_APP_ID", "SUNLIGHT_MAX_RECORD_BYTES",
-       "SUNLIGHT_DEDUPE_MAX_IDS")
+       "SUNLIGHT_DEDUPE_MAX_IDS", "SUNLIGHT_PARTITIONS")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                  "stream/backtest/replay.py)")
     p.add_argument("--report", type=Path, help="write the report here (JSON)")
     detectors_arg(p)
+    p.add_argument("--jobs", type=processes, metavar="N|auto",
+                   help="split the work by key over N processes (auto: one per core), keys "
+                        "routed as live (SUNLIGHT_PARTITIONS); the same alerts as one")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -47,7 +52,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         event_times,
         feed_of,
         input_files,
+        load_registry,
         read_lines,
+        replay_jobs,
         score,
     )
 
@@ -67,17 +74,22 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             return 2
     else:
         latest_ts = bulk_latest(event_times(files), settings.future_tolerance_s)
-    replay = Replay(detectors, source=f"sunlight/{settings.app_id}",
-                    max_bytes=settings.max_record_bytes, latest_ts=latest_ts,
-                    # no wall clock offline: ids are forgotten only beyond the cap
-                    dedupe_max_ids=settings.dedupe_max_ids)
-    for path in files:
-        if feed_of(path) == "registry":
-            replay.load_registry(read_lines(path))
-    total = sum(_count_lines(p) for p in files if feed_of(p) != "registry")
-    events = tqdm(replay.events(files), total=total or None, unit="ev", mininterval=0.5,
-                  disable=args.no_progress, desc="replay")
-    report = replay.run(events)
+    options: dict[str, Any] = dict(
+        source=f"sunlight/{settings.app_id}", max_bytes=settings.max_record_bytes,
+        latest_ts=latest_ts,
+        # no wall clock offline: ids are forgotten only beyond the cap
+        dedupe_max_ids=settings.dedupe_max_ids)
+    started = time.monotonic()
+    if args.jobs:
+        report = replay_jobs(detectors, files, args.jobs, settings.partitions, **options)
+    else:
+        replay = Replay(detectors, **options)
+        load_registry(replay, files)
+        total = sum(_count_lines(p) for p in files if feed_of(p) != "registry")
+        events = tqdm(replay.events(files), total=total or None, unit="ev", mininterval=0.5,
+                      disable=args.no_progress, desc="replay")
+        report = replay.run(events)
+    took = time.monotonic() - started
     alerts = sorted(report.alerts, key=lambda a: (a["time"], a["id"]))
     if args.out:
         with open(args.out, "wb") as out:
@@ -87,6 +99,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     print(f"\nrecords {sum(report.records.values()):,}  rejected "
           f"{sum(report.rejected.values()):,}  duplicates {report.duplicates:,}  late "
           f"{sum(report.late.values()):,}  detector errors {sum(report.errors.values()):,}")
+    records = sum(report.records.values())
+    print(f"in {took:.1f} s: {records / max(took, 1e-9):,.0f} records/s"
+          f"{f' ({args.jobs} jobs)' if args.jobs else ''}")
     print(f"\n{'detector':<34}{'severity':<10}{'alerts':>8}")
     for (detector, severity), n in sorted(by.items()):
         print(f"{detector:<34}{severity:<10}{n:>8}")

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from stream.cli.common import ALL, load
+from stream.cli.common import ALL, load, processes
 from stream.config import Settings
 from stream.logs import use_json
 
@@ -22,20 +22,10 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _processes(text: str) -> int:
-    from stream.worker.supervisor import process_count
-
-    try:
-        return process_count(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes >= 1 or "
-                                         "'auto'") from None
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-port", type=_port, help="metrics/health port (default SUNLIGHT_WEB_PORT)")
     p.add_argument("--data-dir", type=Path, help="worker state folder (default SUNLIGHT_DATA_DIR)")
-    p.add_argument("--processes", type=_processes, metavar="N|auto",
+    p.add_argument("--processes", type=processes, metavar="N|auto",
                    help="start and supervise N workers of the same group (auto: one per core); "
                         "worker i gets web port base+i and data folder <base>-i, and is "
                         "restarted with backoff if it exits")
