@@ -18,7 +18,10 @@ learns it:
 * **two time scales**: the point residual ``|z|`` against the forecast (a spike, a dip, the first
   rows of a level shift or of a wider variance), and the distance from the **slow level** (an
   exponentially weighted mean at rate ``slow_rate`` plus the seasons) in units of its own
-  scale (a long excursion or a drift too gradual for any one row to stand out);
+  scale (a long excursion or a drift too gradual for any one row to stand out). The slow
+  distance's record has its own, long half-life (``slow_memory`` rows): a series that drifts
+  back and forth keeps its bar, instead of alerting on each swing once the last one is
+  forgotten;
 * **calibration (robust tails)**: each surprise ``s`` is compared with the series' own record
   of that surprise, the largest it has shown, decaying with a half-life of ``memory`` rows, but
   never below ``min_surprise``; the ratio ``u`` is the larger of the two. The score is
@@ -31,13 +34,21 @@ learns it:
   beyond it by ``d`` has the surprise ``d / (range_share * range)``, calibrated like the others
   (so a value beyond the range by ``range_share`` of it scores 0.5): a series rarely sets a new
   record by much, and when it does something has changed;
+* **new extremes of the recent level**: the same for the short-run level (an exponentially
+  weighted mean of the values at rate ``level_rate``, about 20 rows) against the range that
+  level has covered since row ``level_warmup``, in units of ``level_share`` of that range (but
+  never finer than that level's standard deviation in plain noise, so that noise alone does not
+  set alerting records). A
+  sustained shift to a level that only single spikes reached before (a service that moves to a
+  higher load and stays) stands out here though no row is a new extreme and no row is far
+  from its forecast once the forecast follows;
 * **rest**: after a score of at least ``rest_level``, the next ``rest`` rows score 0 (a row at
   ``rest_level`` or above meanwhile extends the rest), as CAD OSE does in NAB: an anomaly is
   reported once, at its start, and its next rows are not new alerts;
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
-The state is a flat list of numbers (25 plus one per daily bin: at most 313), JSON-ready;
+The state is a flat list of numbers (28 plus one per daily bin: at most 316), JSON-ready;
 :meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
 
 >>> model = AutoScorer()
@@ -85,6 +96,8 @@ DEFAULTS: dict[str, Any] = {
     "floor": 1e-3,
     #: Learning rate of the slow level and its scale (the long time scale).
     "slow_rate": 0.001,
+    #: Half-life, in rows, of the slow distance's record (a drift's bar is kept long).
+    "slow_memory": 10000.0,
     #: Which side is surprising: "both", "up" (only values above the forecasts: spikes,
     #: rises) or "down".
     "direction": "both",
@@ -92,6 +105,12 @@ DEFAULTS: dict[str, Any] = {
     "max_bins": 288,
     #: A value beyond the range seen so far by this share of the range scores 0.5.
     "range_share": 0.005,
+    #: Learning rate of the short-run level whose new extremes are surprising.
+    "level_rate": 0.05,
+    #: A short-run level beyond its range so far by this share of it scores 0.5.
+    "level_share": 0.02,
+    #: Rows before the short-run level's range counts (it is learned meanwhile).
+    "level_warmup": 200,
     #: After a score of at least ``rest_level``, this many rows score 0 (an anomaly is
     #: reported once, at its start; its next rows are part of it). 0: never rest.
     "rest": 50,
@@ -100,8 +119,8 @@ DEFAULTS: dict[str, Any] = {
 
 # State layout: a flat list, the daily bins (if any) at the end.
 (_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _REF, _SLOW, _SLOW_SCALE, _SLOW_REF, _ED0, _ED1,
- _ED2, _LOW, _HIGH, _REST) = range(18)
-_WEEKS = 18  # 7 weekday offsets
+ _ED2, _LOW, _HIGH, _REST, _RECENT, _RECENT_LOW, _RECENT_HIGH) = range(21)
+_WEEKS = 21  # 7 weekday offsets
 _HEAD = _WEEKS + 7  # then the daily bins
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
 _LN2 = math.log(2.0)
@@ -135,20 +154,26 @@ class AutoScorer:
             raise AutoScorerParameterError("auto model needs alpha, gamma, tau in (0, 1]")
         if not 0 < p["slow_rate"] <= 1:
             raise AutoScorerParameterError("auto model needs slow_rate in (0, 1]")
-        if (p["memory"] <= 0 or p["min_surprise"] <= 0 or p["clip"] <= 0
-                or p["range_share"] <= 0):
-            raise AutoScorerParameterError(
-                "auto model needs memory, min_surprise, clip, range_share > 0")
+        if not 0 < p["level_rate"] <= 1:
+            raise AutoScorerParameterError("auto model needs level_rate in (0, 1]")
+        positive = ("memory", "slow_memory", "min_surprise", "clip", "range_share", "level_share")
+        if any(p[name] <= 0 for name in positive):
+            raise AutoScorerParameterError(f"auto model needs {', '.join(positive)} > 0")
         self.params = {**p, "direction": params.get("direction", DEFAULTS["direction"])}
         self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
         self.keep = 1.0 - p["season_gain"]
         self.season_clip = p["season_clip"]
         self.decay = 0.5 ** (1.0 / p["memory"])
+        self.slow_decay = 0.5 ** (1.0 / p["slow_memory"])
         self.min_surprise = p["min_surprise"]
         self.warmup, self.floor = int(p["warmup"]), p["floor"]
         self.slow_rate = p["slow_rate"]
         self.max_bins = int(p["max_bins"])
         self.range_share = p["range_share"]
+        self.level_rate, self.level_share = p["level_rate"], p["level_share"]
+        self.level_warmup = int(p["level_warmup"])
+        # The standard deviation of the short-run level in plain noise, in noise scales.
+        self.level_noise = math.sqrt(self.level_rate / (2.0 - self.level_rate))
         self.rest, self.rest_level = int(p["rest"]), p["rest_level"]
 
     def new_state(self) -> list[Any]:
@@ -189,6 +214,7 @@ class AutoScorer:
         state[_N] = n = n + 1
         if n == 1:
             state[_X] = state[_LEVEL] = state[_SLOW] = state[_LOW] = state[_HIGH] = x
+            state[_RECENT] = state[_RECENT_LOW] = state[_RECENT_HIGH] = x
             state[_MAG] = abs(x)
             return 0.0
         bins = state[_BINS]
@@ -232,7 +258,7 @@ class AutoScorer:
         far = (abs(d) if not self.sign else max(0.0, self.sign * d)) / slow_scale
         record = state[_SLOW_REF]
         ratio = max(ratio, far / max(record, self.min_surprise))
-        state[_SLOW_REF] = max(record * self.decay, far) if warm else 0.0
+        state[_SLOW_REF] = max(record * self.slow_decay, far) if warm else 0.0
         low, high = state[_LOW], state[_HIGH]
         if high > low:
             beyond = x - high if self.sign > 0 else low - x if self.sign < 0 else max(
@@ -242,6 +268,19 @@ class AutoScorer:
                 # scale: a noisy series sets small new records by chance.
                 ratio = max(ratio, beyond / max(self.range_share * (high - low), scale))
         state[_LOW], state[_HIGH] = min(low, x), max(high, x)
+        # The short-run level against the range it has covered (after its own warm-up).
+        recent = state[_RECENT] = state[_RECENT] + max(self.level_rate, 1.0 / n) * (
+            x - state[_RECENT])
+        low, high = state[_RECENT_LOW], state[_RECENT_HIGH]
+        if n > self.level_warmup and high > low:
+            beyond = recent - high if self.sign > 0 else low - recent if self.sign < 0 else max(
+                recent - high, low - recent)
+            if beyond > 0:
+                # Never finer than the level's own wobble in plain noise: noise alone sets
+                # small new records of a running mean.
+                unit = max(self.level_share * (high - low), scale * self.level_noise)
+                ratio = max(ratio, beyond / unit)
+        state[_RECENT_LOW], state[_RECENT_HIGH] = min(low, recent), max(high, recent)
         a = max(self.slow_rate, 1.0 / n)
         state[_SLOW] = slow + a * d
         state[_SLOW_SCALE] += a * (min(abs(d), 4 * clip * slow_scale) - state[_SLOW_SCALE])

@@ -49,10 +49,18 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         The record is never below this many standard deviations.
     slow_rate
         Learning rate of the slow level (the long time scale).
+    slow_memory
+        Half-life, in values, of the record that calibrates the distance from the slow level.
     warmup
         Values learned before the first non-zero score.
     range_share
         A value beyond the range seen so far by this share of the range scores 0.5.
+    level_rate
+        Learning rate of the short-run level whose new extremes are surprising.
+    level_share
+        A short-run level beyond its range so far by this share of the range scores 0.5.
+    level_warmup
+        Values before the short-run level's range counts.
     rest
         After a score of at least `rest_level`, this many values score 0 (0: never rest).
     rest_level
@@ -78,8 +86,9 @@ class AutoAnomalyDetector(base.AnomalyDetector):
     def __init__(self, feature: str | None = None, time: str | None = None,
                  alpha: float = 0.1, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
                  season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
-                 slow_rate: float = 0.001, warmup: int = 64,
-                 range_share: float = 0.005, rest: int = 50,
+                 slow_rate: float = 0.001, slow_memory: float = 10000.0, warmup: int = 64,
+                 range_share: float = 0.005, level_rate: float = 0.05,
+                 level_share: float = 0.02, level_warmup: int = 200, rest: int = 50,
                  rest_level: float = 0.55) -> None:
         self.feature = feature
         self.time = time
@@ -91,15 +100,21 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.memory = memory
         self.min_surprise = min_surprise
         self.slow_rate = slow_rate
+        self.slow_memory = slow_memory
         self.warmup = warmup
         self.range_share = range_share
+        self.level_rate = level_rate
+        self.level_share = level_share
+        self.level_warmup = level_warmup
         self.rest = rest
         self.rest_level = rest_level
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
                                  min_surprise=min_surprise, slow_rate=slow_rate,
-                                 warmup=warmup, range_share=range_share, rest=rest,
-                                 rest_level=rest_level)
+                                 slow_memory=slow_memory, warmup=warmup,
+                                 range_share=range_share, level_rate=level_rate,
+                                 level_share=level_share, level_warmup=level_warmup,
+                                 rest=rest, rest_level=rest_level)
         self._state: list[Any] = self._model.new_state()
 
     @classmethod
