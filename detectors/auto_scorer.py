@@ -69,8 +69,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-DAY = 86_400.0
-WEEK = 7 * DAY
+from detectors.clock import DAY, WEEK
 
 #: Every parameter with its default: one configuration for every series.
 DEFAULTS: dict[str, Any] = {

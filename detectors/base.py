@@ -11,12 +11,10 @@ import hashlib
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from detectors.clock import DAY
 from detectors.registry import Registry
-
-DAY = 86400.0
 
 RED = "red"
 YELLOW = "yellow"
@@ -256,28 +254,6 @@ def _coerce(detector: str, key: str, default: Any, value: Any) -> Any:
             f"got {type(value).__name__} {value!r}"
         )
     return value
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def utc_ordinal(ts: float) -> int:
-    """The proleptic ordinal of the UTC date of epoch seconds ``ts``, for any float (a
-    watermark can be infinite).
-
-    >>> date.fromordinal(utc_ordinal(86400.0 * 365)).isoformat(), utc_ordinal(float("inf")) > 0
-    ('1971-01-01', True)
-    """
-    if ts != ts or ts >= 86400.0 * (date.max.toordinal() - _EPOCH_ORDINAL):
-        return date.max.toordinal()
-    if ts <= 86400.0 * (1 - _EPOCH_ORDINAL):
-        return 1
-    return int(ts // 86400.0) + _EPOCH_ORDINAL
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as an RFC 3339 UTC time."""
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -44,7 +44,8 @@ import math
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
-from detectors.links import DAY, expiry
+from detectors.clock import DAY, HOUR
+from detectors.links import expiry
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", "region")
@@ -136,7 +137,7 @@ class BidPriceScreen(Detector):
         # An award waits for its bids: judged in advance() once event time is past it.
         if any(a[2] == event.event_id for a in state["awards"]):
             return state, []
-        due = event.ts + self.params["allowed_lateness_hours"] * 3600.0
+        due = event.ts + self.params["allowed_lateness_hours"] * HOUR
         award = [due, event.ts, event.event_id, event.ref(*FIELDS)]
         return {**state, "m": newest, "awards": sorted([*state["awards"], award])}, []
 

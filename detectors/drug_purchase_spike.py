@@ -44,10 +44,11 @@ evidence of their largest purchases). In the first ``retain`` days, the daily to
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import HOUR, day_end
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
@@ -88,7 +89,7 @@ class DrugPurchaseSpike(Detector):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.scorer = Scorer(**{name: self.params[name] for name in SCORER_DEFAULTS})
-        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * HOUR
 
     def key(self, event: Event) -> str | None:
         record = event.record
@@ -115,7 +116,7 @@ class DrugPurchaseSpike(Detector):
             return new, []
         entry = new["o"].get(day)
         if entry is None:
-            entry = new["o"][day] = {"q": 0.0, "e": _day_end(event.time), "t": None, "r": []}
+            entry = new["o"][day] = {"q": 0.0, "e": day_end(event.time), "t": None, "r": []}
         entry["q"] = round(entry["q"] + quantity, 6)
         latest = [event.ts, event.event_id, event.time]
         if entry["t"] is None or (latest[0], latest[1]) > (entry["t"][0], entry["t"][1]):
@@ -208,9 +209,3 @@ def _ts(time: str) -> float:
     return datetime.fromisoformat(time).timestamp()
 
 
-def _day_end(time: str) -> float:
-    """Epoch seconds of the end of the calendar day of ``time``, at ``time``'s own offset."""
-    moment = datetime.fromisoformat(time)
-    midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(),
-                                moment.tzinfo)
-    return midnight.timestamp()

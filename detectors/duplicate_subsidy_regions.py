@@ -24,9 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding, PersonPayeeKey
+from detectors.clock import DAY
 from detectors.registry import Registry
-
-DAY = 86400.0
 
 
 class DuplicateSubsidyRegions(PersonPayeeKey, Detector):

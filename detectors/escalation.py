@@ -37,9 +37,9 @@ from datetime import datetime
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import DAY
 from detectors.registry import Registry
 
-DAY_S = 86400.0
 # A kept alert: [ts, id, detector, time, used, score, sector]
 _TS, _ID, _DET, _TIME, _USED, _SCORE, _SECTOR = range(7)
 
@@ -104,7 +104,7 @@ class Escalation(Detector):
         score = data.get("score")
         new_item = [ts, alert_id, data.get("detector"), record["time"], 0,
                     score if isinstance(score, int | float) else 0.0, data.get("sector")]
-        window = self.params["window_days"] * DAY_S
+        window = self.params["window_days"] * DAY
         partners = [item for item in kept if not item[_USED] and item[_DET] != new_item[_DET]
                     and abs(item[_TS] - ts) <= window]
         findings = []
@@ -120,14 +120,14 @@ class Escalation(Detector):
 
     def forget(self, state: Any, horizon: float) -> Any:
         # An alert judged now is at or after the horizon and pairs with ones a window before.
-        window = self.params["window_days"] * DAY_S
+        window = self.params["window_days"] * DAY
         kept = [item for item in state["y"] if item[_TS] >= horizon - window]
         return {"y": kept} if kept else None
 
     def due(self, state: Any) -> float | None:
         newest = max((item[_TS] for item in state["y"]), default=None) if state else None
         return None if newest is None else newest + self.retention_s() + self.params[
-            "window_days"] * DAY_S
+            "window_days"] * DAY
 
     def advance(self, key: str, state: Any, watermark: float, registry: Registry
                 ) -> tuple[Any, list[Finding]]:
@@ -137,7 +137,7 @@ class Escalation(Detector):
         first, second = sorted((a, b), key=lambda item: (item[_TS], item[_ID]))
         sectors = {first[_SECTOR], second[_SECTOR]}
         sector = first[_SECTOR] if len(sectors) == 1 and first[_SECTOR] else "multiple"
-        days = (second[_TS] - first[_TS]) / DAY_S
+        days = (second[_TS] - first[_TS]) / DAY
         window = self.params["window_days"]
         return self.finding(
             subject=subject,

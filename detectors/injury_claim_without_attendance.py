@@ -29,16 +29,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from detectors.base import REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
+from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import DAY, midnight, utc_ordinal
 from detectors.registry import Registry
-
-DAY = 86400.0
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-def _midnight(day: str) -> float:
-    """Epoch seconds of 00:00 UTC on ``day``."""
-    return (date.fromisoformat(day).toordinal() - _EPOCH) * DAY
 
 
 class InjuryClaimWithoutAttendance(Detector):
@@ -105,7 +98,7 @@ class InjuryClaimWithoutAttendance(Detector):
         if state["claims"]:
             return state["claims"][0][0]
         newest = max(max(days) for days in state["ci"].values())  # forgotten after that
-        return _midnight(newest) + (self.params["lookback_days"] + 2) * DAY + self.retention_s()
+        return midnight(newest) + (self.params["lookback_days"] + 2) * DAY + self.retention_s()
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry

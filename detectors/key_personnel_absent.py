@@ -53,33 +53,15 @@ True
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
-from detectors.links import DAY, expiry
+from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import DAY, add_days, midnight, monday_of, utc_ordinal
+from detectors.links import expiry
 from detectors.registry import Registry
 
 AWARD_FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "region")
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-def monday_of(day: str) -> str:
-    d = date.fromisoformat(day)
-    return (d - timedelta(days=d.weekday())).isoformat()
-
-
-def add_days(day: str, n: int) -> str:
-    return (date.fromisoformat(day) + timedelta(days=n)).isoformat()
-
-
-def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).date().isoformat()
-
-
-def local_midnight(day: str, offset_s: int) -> float:
-    """Epoch seconds of 00:00 on ``day`` at a UTC offset of ``offset_s`` seconds."""
-    return (date.fromisoformat(day).toordinal() - _EPOCH) * DAY - offset_s
 
 
 def local_time(day: str, offset_s: int) -> str:
@@ -145,7 +127,7 @@ class KeyPersonnelAbsent(Detector):
 
     # -- windows --------------------------------------------------------------------------
     def _week_due(self, monday: str, offset_s: int) -> float:
-        return (local_midnight(add_days(monday, 7), offset_s)
+        return (midnight(add_days(monday, 7), offset_s)
                 + self.params["allowed_lateness_days"] * DAY)
 
     def due(self, state: Any) -> float | None:
@@ -154,7 +136,7 @@ class KeyPersonnelAbsent(Detector):
         if state["jobs"]:
             return min(self._week_due(job["next"], job["off"]) for job in state["jobs"])
         newest = max(state["days"])  # forgotten once the newest check-in is beyond retention
-        return expiry(local_midnight(add_days(newest, 2), 0), self.retention_s())
+        return expiry(midnight(add_days(newest, 2), 0), self.retention_s())
 
     def is_late(self, event: Event, key: str, state: Any) -> bool:
         if event.feed != "attendance" or not state:

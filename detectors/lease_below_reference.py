@@ -33,7 +33,8 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
-from detectors.links import DAY, MAX_LINKS, ForgetsWhenQuiet, office_links, truncation
+from detectors.clock import DAY
+from detectors.links import MAX_LINKS, ForgetsWhenQuiet, office_links, truncation
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",

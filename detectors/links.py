@@ -33,13 +33,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from detectors.clock import WEEK
 from detectors.registry import Registry
 
 #: The offices that make a link (DETECTORS.md: a cadre or an official of the buying body).
 OFFICE_ROLES = ("village_cadre", "public_official")
 
-DAY = 86400.0
-WEEK = 7 * DAY
 
 #: Registry entries (owners, relatives) followed per record at most, by default: one company
 #: with 100,000 shareholders or one person with 100,000 relatives must not stall a partition

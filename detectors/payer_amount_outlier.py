@@ -45,6 +45,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import HOUR
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
@@ -93,7 +94,7 @@ class PayerAmountOutlier(Detector):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.scorer = Scorer(**{name: self.params[name] for name in SCORER_DEFAULTS})
-        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * HOUR
 
     def key(self, event: Event) -> str | None:
         record = event.record

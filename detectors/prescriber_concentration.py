@@ -48,7 +48,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding, utc_ordinal
+from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.clock import HOUR, midnight, utc_ordinal
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
 from detectors.registry import Registry
 
@@ -100,7 +101,7 @@ class PrescriberConcentration(Detector):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self.lateness_s = self.params["allowed_lateness_hours"] * 3600.0
+        self.lateness_s = self.params["allowed_lateness_hours"] * HOUR
 
     # -- routing -------------------------------------------------------------------------
     def key(self, event: Event) -> str | None:
@@ -174,10 +175,10 @@ class PrescriberConcentration(Detector):
     # -- judging -------------------------------------------------------------------------
     def due(self, state: Any) -> float | None:
         if state["w"]:
-            return min(self._day_end(w["n"], w["o"]) for w in state["w"]) + self.lateness_s
+            return min(midnight(w["n"] + 1, w["o"]) for w in state["w"]) + self.lateness_s
         # Then forgotten once its newest day is beyond retention.
         newest = max([int(d) for d in state["d"]] + [x[1] for x in state["x"]])
-        return self._day_end(newest + 1, 0) + self.retention_s()
+        return midnight(newest + 2) + self.retention_s()
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
@@ -189,7 +190,7 @@ class PrescriberConcentration(Detector):
         for w in new["w"]:
             done = False
             while w["n"] < w["s"] + window and \
-                    self._day_end(w["n"], w["o"]) + self.lateness_s <= watermark:
+                    midnight(w["n"] + 1, w["o"]) + self.lateness_s <= watermark:
                 finding = self._judge(key, w, new["d"], registry)
                 w["n"] += 1
                 if finding is not None:
@@ -280,10 +281,6 @@ class PrescriberConcentration(Detector):
             },
         )
 
-    @staticmethod
-    def _day_end(day: int, offset_s: float) -> float:
-        midnight = datetime.combine(date.fromordinal(day + 1), datetime.min.time())
-        return (midnight - datetime(1970, 1, 1)).total_seconds() - offset_s
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:

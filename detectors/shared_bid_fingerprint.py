@@ -28,7 +28,8 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
-from detectors.links import DAY, ForgetsWhenQuiet
+from detectors.clock import DAY
+from detectors.links import ForgetsWhenQuiet
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "amount", "fingerprint", "region")

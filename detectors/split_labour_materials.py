@@ -42,8 +42,8 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
+from detectors.clock import DAY
 from detectors.links import (
-    DAY,
     MAX_LINKS,
     ForgetsWhenQuiet,
     office_links,
