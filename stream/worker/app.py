@@ -36,7 +36,6 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from faust.exceptions import PartitionsMismatch
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.tables.manager import TableManager
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -44,7 +43,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
 from detectors.runner import Outcome, Runner
-from detectors.verdicts import VERDICTS, apply_verdict, index_alert, precision, tally
 from schemas import RecordError, parse_time
 from stream.config import Settings
 from stream.headers import headers_for
@@ -67,6 +65,7 @@ from stream.worker.metrics import Metrics
 from stream.worker.precheck import PrecheckContext
 from stream.worker.precheck import handler as precheck_handler
 from stream.worker.reference import RegistryView
+from stream.worker.verdicts import VerdictsContext, VerdictsStage
 from stream.worker.web import WebServer
 
 log = logging.getLogger("sunlight")
@@ -168,7 +167,9 @@ class Sunlight:
                                f"topology {topology.verdicts_changelog!r}")
         self.ingest_consumer: AIOKafkaConsumer | None = None
         self._key_partitions: KeyPartitions = {}  # see Outbox
-        self._verdict_agent()
+        self.verdicts_stage = VerdictsStage(VerdictsContext(
+            self.verdicts, self.metrics, settings.max_message_bytes, self.reject))
+        self.app.agent(self.verdict_topic, name="verdicts")(self.verdicts_stage.agent)
         self._jobs()
 
     def prepare_topics(self) -> None:
@@ -507,68 +508,6 @@ class Sunlight:
         log.info("alert %s %s %s on %s", alert_id, detector, finding.severity,
                  mask(finding.subject, self.settings.mask_person_ids))
 
-    # -- verification results ---------------------------------------------------------------
-    def _verdict_agent(self) -> None:
-        table, metrics = self.verdicts, self.metrics
-
-        async def verdict_agent(stream: Any) -> None:
-            async for kafka_event in stream.events():
-                message = kafka_event.message
-                try:
-                    for _ in range(60):
-                        try:
-                            await verdict(message)
-                            break
-                        except PartitionsMismatch:
-                            # The table's changelog is not in Faust's metadata yet (just
-                            # created): the broker's state, not the record's; wait for it.
-                            await asyncio.sleep(1.0)
-                    else:
-                        await verdict(message)
-                except Exception as exc:  # poison: dead-lettered, the agent goes on
-                    log.error("verdicts failed on %s[%s]@%s: %s", message.topic,
-                              message.partition, message.offset, failure(exc))
-                    await (await self.reject(_failure(
-                        "processing_error", f"Sunlight failed on this record: {exc!r}",
-                        message.value, message.key, message.topic, message.partition,
-                        message.offset, self.settings.max_message_bytes), message.topic))
-
-        async def verdict(message: Any) -> None:
-            envelope = orjson.loads(message.value)
-            record, alert_id = envelope["record"], message.key.decode()
-            state = table.get(alert_id)
-            if envelope["feed"] == "alerts":
-                if state is None:
-                    table[alert_id] = index_alert(None, record)
-                return
-            if state is None:
-                err = RecordError("unknown_alert", "disposition for an alert id Sunlight "
-                                  f"never published: {alert_id!r}", "alert_id")
-                letter = dead_letter(err, orjson.dumps(record), alert_id.encode(),
-                                     envelope["topic"], envelope["partition"],
-                                     envelope["offset"], self.settings.max_message_bytes)
-                await (await self.reject(Rejected(err.code, err.reason, letter),
-                                               envelope["topic"]))
-                return
-            new, _ = apply_verdict(state, record)
-            if new != state:
-                table[alert_id] = new
-                metrics.dispositions.labels(new["detector"], new["verdict"]).inc()
-
-        self.app.agent(self.verdict_topic, name="verdicts")(verdict_agent)
-
-    def _export_verdicts(self) -> None:
-        by_detector: dict[str, dict[str, int]] = {}
-        for (detector, region), counts in tally(self.verdicts.values()).items():
-            row = by_detector.setdefault(detector, dict.fromkeys(VERDICTS, 0))
-            for verdict, n in counts.items():
-                self.metrics.alert_verdicts.labels(detector, region, verdict).set(n)
-                row[verdict] += n
-        for detector, counts in by_detector.items():
-            value = precision(counts)
-            if value is not None:
-                self.metrics.precision.labels(detector).set(value)
-
     # -- jobs: tasks, timers, the web port -------------------------------------------------
     def _jobs(self) -> None:
         """Every job the worker runs beside Faust's own, each a named method below."""
@@ -645,7 +584,7 @@ class Sunlight:
         await self._send_ticks()
 
     async def export_verdicts(self) -> None:
-        self._export_verdicts()
+        self.verdicts_stage.export()
 
     async def export_lag(self) -> None:
         """Consumer lag per topic (every stage together), state size and event time per kind."""
