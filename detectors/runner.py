@@ -54,12 +54,14 @@ class Source:
     progress: float = float("-inf")
     #: Whether it has said it has nothing more to read right now.
     caught_up: bool = False
-    #: Wall clock when it was first expected, and when last heard of (None: never; live only).
+    #: Wall clock when it was first expected, when last heard of (None: never), and when
+    #: its progress last moved (live only).
     expected_at: float = 0.0
     heard: float | None = None
+    moved_at: float = 0.0
 
-    def holds(self, now: float | None, idle_after_s: float) -> bool:
-        """Whether this source holds the watermark back (see :meth:`Runner.observe`)."""
+    def busy(self, now: float | None, idle_after_s: float) -> bool:
+        """Whether records are still coming from this source (see :meth:`Runner.observe`)."""
         if now is None:
             return self.progress == float("-inf") or not self.caught_up
         if self.progress == float("-inf") and now - self.expected_at <= idle_after_s:
@@ -68,6 +70,18 @@ class Source:
         # backlog read after a pause must not find its windows closed.
         return (not self.caught_up and self.heard is not None
                 and now - self.heard <= idle_after_s)
+
+    def holds(self, now: float | None, idle_after_s: float) -> bool:
+        """Whether this source bounds the watermark while some source is busy: a busy one,
+        and a quiet one that delivered lately: its next records follow its own progress, not
+        the progress of a partition read faster (live, until it has been still for
+        ``idle_after_s``: a partition nobody writes to must not stop time)."""
+        if self.busy(now, idle_after_s):
+            return True
+        if self.progress == float("-inf"):
+            return False
+        return now is None or (self.heard is not None and now - self.heard <= idle_after_s
+                               and now - self.moved_at <= idle_after_s)
 
 
 #: Feeds that carry Sunlight's own alerts back in: their times come from events already
@@ -170,15 +184,19 @@ class Runner:
         left to read (ticks say; records leave it as it was). An empty source (alerts read
         back: their times come from events already counted) moves nothing.
 
-        The watermark is the smallest progress among the sources that *hold* it: one still
-        being read with a backlog behind it, or one that has not delivered yet (live: for
-        ``idle_after_s`` after it was expected). When none holds (every source caught up:
-        the feeds are merely fast, or live and quiet), it is the largest progress of all, so
-        windows close as soon as the inputs' event time has passed them; the detectors'
-        allowed lateness absorbs the skew between live feeds. Live (``now`` given, wall
-        clock seconds), a source not heard of for ``idle_after_s`` stops holding (its reader
-        is gone). It never goes back. Offline (``now`` None) sources hold until they say they
-        are caught up: a replay merged in event-time order is one source, never caught up."""
+        While some source is *busy* (still being read with a backlog behind it, or not yet
+        delivered: live, for ``idle_after_s`` after it was expected), the watermark is the
+        smallest progress among the busy sources and the quiet ones that delivered lately: a
+        partition that went quiet will next deliver from its own progress on, not from that
+        of a partition read faster (a producer paused, a broker outage). When no source is
+        busy (every one caught up: the feeds are merely fast, or live and quiet), it is the
+        largest progress of all, so windows close as soon as the inputs' event time has
+        passed them; the detectors' allowed lateness absorbs the skew between live feeds.
+        Live (``now`` given, wall clock seconds), a source not heard of for ``idle_after_s``
+        stops holding (its reader is gone), and so does a quiet one whose progress has not
+        moved for as long. It never goes back. Offline (``now`` None) sources are busy until
+        they say they are caught up: a replay merged in event-time order is one source,
+        never caught up."""
         if not source:
             return
         sources = self._sources.setdefault(partition, {})
@@ -187,6 +205,7 @@ class Runner:
             state = sources[source] = Source(expected_at=now or 0.0)
         if ts > state.progress:
             state.progress = ts
+            state.moved_at = now or 0.0
         if caught_up is not None:
             state.caught_up = caught_up
         if now is not None:
@@ -197,12 +216,14 @@ class Runner:
     def _recompute(self, partition: int, now: float | None) -> None:
         holding = float("inf")
         latest = float("-inf")
+        busy = False
         for state in self._sources.get(partition, {}).values():
             if state.progress > latest:
                 latest = state.progress
-            if state.holds(now, self.idle_after_s) and state.progress < holding:
+            busy = busy or state.busy(now, self.idle_after_s)
+            if state.progress < holding and state.holds(now, self.idle_after_s):
                 holding = state.progress
-        watermark = holding if holding != float("inf") else latest
+        watermark = holding if busy and holding != float("inf") else latest
         if watermark > self.watermarks.get(partition, float("-inf")):
             self.watermarks[partition] = watermark
             # Kept with the state: after a restart, what was late stays late.

@@ -126,3 +126,26 @@ def test_a_source_with_a_backlog_holds_event_time_even_after_the_start_grace() -
     assert r.watermark == float("-inf")  # "b" has a backlog: it holds
     r.tick({"a": [T0 + DAY, True], "b": [None, True]}, 0, now=101.0)  # "b" turns out empty
     assert r.watermark == T0 + DAY
+
+
+def test_a_quiet_source_behind_a_busy_one_bounds_event_time() -> None:
+    # "a" went quiet at day 1 (its producer paused, or the broker was away) while "b" is read
+    # on to day 5: a's next records follow its own day 1, so the watermark waits for them.
+    r = runner()
+    r.expect(["a", "b"], [0], now=0.0)
+    r.tick({"a": [T0 + DAY, True], "b": [T0 + 5 * DAY, False]}, 0, now=10.0)
+    assert r.watermark == T0 + DAY
+    r.tick({"a": [T0 + 3 * DAY, False], "b": [T0 + 5 * DAY, False]}, 0, now=12.0)
+    assert r.watermark == T0 + 3 * DAY  # a's records came: it moves with them
+    r.tick({"a": [T0 + 3 * DAY, True], "b": [T0 + 5 * DAY, True]}, 0, now=14.0)
+    assert r.watermark == T0 + 5 * DAY  # nothing busy: every input has passed day 5
+
+
+def test_a_quiet_source_that_stays_still_stops_holding_event_time() -> None:
+    # A partition nobody writes to any more must not stop time for a busy one for ever.
+    r = runner(idle_after_s=60.0)
+    r.expect(["a", "b"], [0], now=0.0)
+    r.tick({"a": [T0 + DAY, True], "b": [T0 + 2 * DAY, False]}, 0, now=10.0)
+    assert r.watermark == T0 + DAY
+    r.tick({"a": [T0 + DAY, True], "b": [T0 + 4 * DAY, False]}, 0, now=80.0)
+    assert r.watermark == T0 + 4 * DAY  # still for 70 s: "a" no longer holds

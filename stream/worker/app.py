@@ -239,19 +239,20 @@ class Sunlight:
                         await self._ingest_one(feed, message, outbox, pending, latest_ts,
                                                progress)
                 pending.append(await outbox.flush())
-                # After the records are sent (in the producer's queue ahead of any tick):
-                # no tick can cover a record it could overtake.
+                # After the batch's records are sent: no tick can say "caught up" before them.
+                await self._note_caught_up(consumer, feeds, batches)
+                if not batches:
+                    continue
+                await asyncio.gather(*pending)
+                # Progress counts once the broker has the batch: a tick then never reaches a
+                # keyed partition ahead of a record it covers, whatever the producer's retries
+                # across a broker outage do to the order of sends.
                 for tp in batches:
                     source = f"{tp.topic}:{tp.partition}"
                     if source in progress:
                         feed = feeds[tp.topic]
                         feed.progress[source] = max(progress[source],
                                                     feed.progress.get(source, float("-inf")))
-                # After the batch's records are sent: no tick can say "caught up" before them.
-                await self._note_caught_up(consumer, feeds, batches)
-                if not batches:
-                    continue
-                await asyncio.gather(*pending)
                 if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
                                                        for tp, messages in batches.items()}):
                     log.info("ingest stage: commit skipped (partitions moved)")
@@ -267,8 +268,9 @@ class Sunlight:
         (detectors.runner.Runner.observe). Not the moment it is read to its end: while a
         backlog is still being produced, a partition read to its end has more coming within
         milliseconds, and its next records are older than what the others have delivered.
-        Partitions no longer assigned are forgotten: their new owner speaks for them."""
-        now = time.monotonic()
+        Nor while the broker does not answer. Partitions no longer assigned are forgotten:
+        their new owner speaks for them."""
+        now, wall = time.monotonic(), time.time()
         since = self._quiet_since
         caught: dict[str, dict[str, bool]] = {}
         for tp in consumer.assignment():
@@ -277,7 +279,12 @@ class Sunlight:
                 continue
             source = f"{tp.topic}:{tp.partition}"
             highwater = consumer.highwater(tp)
-            if tp in batches or highwater is None or await consumer.position(tp) < highwater:
+            # The end of a partition as the broker last told it: with no answer for a while
+            # (an outage), nobody knows what is waiting there, so it is not quiet.
+            answered = consumer.last_poll_timestamp(tp)
+            stale = answered is None or wall - answered / 1000 > self.settings.source_quiet_s
+            if (tp in batches or highwater is None or stale
+                    or await consumer.position(tp) < highwater):
                 since.pop(source, None)
                 quiet = False
             else:
