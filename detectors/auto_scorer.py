@@ -23,8 +23,10 @@ learns it:
   back and forth keeps its bar, instead of alerting on each swing once the last one is
   forgotten;
 * **calibration (robust tails)**: each surprise ``s`` is compared with the series' own record
-  of that surprise, the largest it has shown, decaying with a half-life of ``memory`` rows, but
-  never below ``min_surprise``; the ratio ``u`` is the larger of the two. The score is
+  of that surprise, the largest it has shown, decaying with a half-life of ``memory`` rows (or
+  ``memory_share`` of the rows seen so far, when longer: an old series has seen its heavy
+  tail, so its bar drops more slowly), but never below ``min_surprise``; the ratio ``u`` is
+  the larger of the two. The score is
   ``v / (1 + v)`` with ``v = log2(1 + u)^2``: 0.5 means "as surprising as the most surprising
   row of recent memory" (and at least ``min_surprise`` standard deviations off); a noisy or
   spiky series raises its own bar, a quiet one keeps it at ``min_surprise``. Continuous,
@@ -87,6 +89,8 @@ DEFAULTS: dict[str, Any] = {
     "season_gain": 0.1,
     #: Half-life, in rows, of the surprise record that calibrates the score.
     "memory": 1000.0,
+    #: ... or this share of the rows seen so far, when longer.
+    "memory_share": 0.125,
     #: The record is never below this many standard deviations.
     "min_surprise": 4.0,
     #: Rows before the first non-zero score.
@@ -162,6 +166,7 @@ class AutoScorer:
         self.alpha, self.gamma, self.tau, self.clip = p["alpha"], p["gamma"], p["tau"], p["clip"]
         self.keep = 1.0 - p["season_gain"]
         self.season_clip = p["season_clip"]
+        self.memory, self.memory_share = p["memory"], p["memory_share"]
         self.decay = 0.5 ** (1.0 / p["memory"])
         self.slow_decay = 0.5 ** (1.0 / p["slow_memory"])
         self.min_surprise = p["min_surprise"]
@@ -250,7 +255,9 @@ class AutoScorer:
         surprise = abs(z) if not self.sign else max(0.0, self.sign * z)
         record = state[_REF]
         ratio = surprise / max(record, self.min_surprise)
-        state[_REF] = max(record * self.decay, surprise) if warm else 0.0
+        decay = self.decay if n * self.memory_share <= self.memory else 0.5 ** (
+            1.0 / (n * self.memory_share))
+        state[_REF] = max(record * decay, surprise) if warm else 0.0
         slow = state[_SLOW]
         d = x - slow - (s_day if use_day else 0.0) - (s_week if use_week else 0.0)
         slow_scale = max(_SIGMA_PER_MAD * state[_SLOW_SCALE], self.floor * mag, 1e-12)

@@ -45,6 +45,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         A season is used while it lowers the mean squared error by this share.
     memory
         Half-life, in values, of the surprise record that calibrates the score.
+    memory_share
+        ... or this share of the values seen so far, when longer.
     min_surprise
         The record is never below this many standard deviations.
     slow_rate
@@ -85,7 +87,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
 
     def __init__(self, feature: str | None = None, time: str | None = None,
                  alpha: float = 0.1, gamma: float = 0.2, tau: float = 0.01, clip: float = 4.0,
-                 season_gain: float = 0.1, memory: float = 1000.0, min_surprise: float = 4.0,
+                 season_gain: float = 0.1, memory: float = 1000.0, memory_share: float = 0.125,
+                 min_surprise: float = 4.0,
                  slow_rate: float = 0.001, slow_memory: float = 10000.0, warmup: int = 64,
                  range_share: float = 0.005, level_rate: float = 0.05,
                  level_share: float = 0.02, level_warmup: int = 200, rest: int = 50,
@@ -98,6 +101,7 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.clip = clip
         self.season_gain = season_gain
         self.memory = memory
+        self.memory_share = memory_share
         self.min_surprise = min_surprise
         self.slow_rate = slow_rate
         self.slow_memory = slow_memory
@@ -110,6 +114,7 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.rest_level = rest_level
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
+                                 memory_share=memory_share,
                                  min_surprise=min_surprise, slow_rate=slow_rate,
                                  slow_memory=slow_memory, warmup=warmup,
                                  range_share=range_share, level_rate=level_rate,
