@@ -45,7 +45,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY, HOUR
-from detectors.links import expiry
+from detectors.links import NEWEST, expiry
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", "region")
@@ -102,7 +102,7 @@ class BidPriceScreen(Detector):
 
     def forget(self, state: Any, horizon: float) -> Any:
         bids = [b for b in state["bids"] if b[0] >= horizon]
-        if not bids and not state["awards"] and state["m"] < horizon:
+        if not bids and not state["awards"] and state[NEWEST] < horizon:
             return None
         return {**state, "bids": bids}
 
@@ -116,7 +116,7 @@ class BidPriceScreen(Detector):
             return None
         if state["awards"]:
             return state["awards"][0][0]
-        return expiry(state["m"], self.params["retention_days"] * DAY)
+        return expiry(state[NEWEST], self.params["retention_days"] * DAY)
 
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
@@ -124,8 +124,8 @@ class BidPriceScreen(Detector):
         if self.key(event) is None:
             return state, []
         record = event.record
-        state = {"m": float("-inf"), "bids": [], "awards": [], "judged": None, **(state or {})}
-        newest = max(state["m"], event.ts)
+        state = {NEWEST: float("-inf"), "bids": [], "awards": [], "judged": None, **(state or {})}
+        newest = max(state[NEWEST], event.ts)
         if record["stage"] == "bid":
             # Kept small (every bid on every open project is state): [ts, id, bidder, amount,
             # event_time]; the evidence entry is rebuilt from it.
@@ -133,13 +133,13 @@ class BidPriceScreen(Detector):
             bids.append([event.ts, event.event_id, record["bidder_id"], record["amount"],
                          event.time])
             bids = sorted(bids)[-self.params["max_bids"]:]
-            return {**state, "m": newest, "bids": bids}, []
+            return {**state, NEWEST: newest, "bids": bids}, []
         # An award waits for its bids: judged in advance() once event time is past it.
         if any(a[2] == event.event_id for a in state["awards"]):
             return state, []
         due = event.ts + self.params["allowed_lateness_hours"] * HOUR
         award = [due, event.ts, event.event_id, event.ref(*FIELDS)]
-        return {**state, "m": newest, "awards": sorted([*state["awards"], award])}, []
+        return {**state, NEWEST: newest, "awards": sorted([*state["awards"], award])}, []
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
@@ -158,9 +158,9 @@ class BidPriceScreen(Detector):
             bids = [b for b in bids if b[0] > ts]
             judged = ts if judged is None else max(judged, ts)
             findings.extend(self._screen(key, ref, placed))
-        if not waiting and watermark >= expiry(state["m"], self.params["retention_days"] * DAY):
+        if not waiting and watermark >= expiry(state[NEWEST], self.params["retention_days"] * DAY):
             return None, findings  # a project quiet for the whole window is forgotten
-        return {"m": state["m"], "bids": bids, "awards": waiting, "judged": judged}, findings
+        return {NEWEST: state[NEWEST], "bids": bids, "awards": waiting, "judged": judged}, findings
 
     def screens(self, amounts: list[float], bidders: list[str]) -> dict[str, Any]:
         """The screen values of one competition (amounts and bidders in the same order)."""

@@ -34,7 +34,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY
-from detectors.links import MAX_LINKS, ForgetsWhenQuiet, office_links, truncation
+from detectors.links import MAX_LINKS, NEWEST, ForgetsWhenQuiet, office_links, truncation
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount",
@@ -96,8 +96,8 @@ class LeaseBelowReference(ForgetsWhenQuiet, Detector):
     ) -> tuple[Any, list[Finding]]:
         if self.key(event) is None:
             return state, []
-        state = {"m": float("-inf"), "tender": None, "wait": [], **(state or {})}
-        state["m"] = max(state["m"], event.ts)
+        state = {NEWEST: float("-inf"), "tender": None, "wait": [], **(state or {})}
+        state[NEWEST] = max(state[NEWEST], event.ts)
         record = event.record
         if record["stage"] == "tender":
             tender = [event.ts, event.event_id, record["amount"], event.ref(*FIELDS)]

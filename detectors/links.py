@@ -210,18 +210,23 @@ def expiry(ts: float, keep_s: float) -> float:
     return math.ceil((ts + keep_s) / WEEK) * WEEK
 
 
+#: State key of the newest event time a key has seen: when it went quiet. Named in code, one
+#: letter on the wire (the state is checkpointed as JSON to a changelog).
+NEWEST = "m"
+
+
 class ForgetsWhenQuiet:
-    """Mixin for a detector that judges nothing on time alone: a key whose state (``"m"``: the
-    event time it was last touched) has been quiet for ``keep_s()`` is forgotten."""
+    """Mixin for a detector that judges nothing on time alone: a key whose state (``NEWEST``:
+    the event time it was last touched) has been quiet for ``keep_s()`` is forgotten."""
 
     def keep_s(self) -> float:
         raise NotImplementedError
 
     def due(self, state: Any) -> float | None:
-        return expiry(state["m"], self.keep_s()) if state else None
+        return expiry(state[NEWEST], self.keep_s()) if state else None
 
     def advance(self, key: str, state: Any, watermark: float, registry: Any
                 ) -> tuple[Any, list[Any]]:
-        if state and watermark >= expiry(state["m"], self.keep_s()):
+        if state and watermark >= expiry(state[NEWEST], self.keep_s()):
             return None, []
         return state, []

@@ -50,6 +50,10 @@ from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 
+#: State keys (named in code, one letter on the wire, as the changelog holds them): the
+#: payer-purpose's learned model, and the payments waiting for the watermark.
+MODEL, PENDING = "m", "p"
+
 
 class PayerAmountOutlier(Detector):
     __doc__ = """Fires: A payment (of ``statuses`` and ``purposes``) whose amount scores at or
@@ -108,9 +112,9 @@ class PayerAmountOutlier(Detector):
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        new = _copy(state) if state is not None else {"m": self.scorer.new_state(), "p": []}
+        new = _copy(state) if state is not None else {MODEL: self.scorer.new_state(), PENDING: []}
         record = event.record
-        new["p"].append([event.ts, event.event_id, float(record["amount"]), event.time,
+        new[PENDING].append([event.ts, event.event_id, float(record["amount"]), event.time,
                          event.ref("status", "payer_id", "payee_id", "purpose", "amount",
                                    "region")])
         return new, []
@@ -121,18 +125,18 @@ class PayerAmountOutlier(Detector):
         return self.lateness_s
 
     def due(self, state: Any) -> float | None:
-        if not state["p"]:
+        if not state[PENDING]:
             return None
-        return min(item[0] for item in state["p"]) + self.lateness_s
+        return min(item[0] for item in state[PENDING]) + self.lateness_s
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
     ) -> tuple[Any, list[Finding]]:
         new = _copy(state)
-        ready = sorted((item for item in new["p"] if item[0] + self.lateness_s <= watermark),
+        ready = sorted((item for item in new[PENDING] if item[0] + self.lateness_s <= watermark),
                        key=lambda item: (item[0], item[1]))
-        new["p"] = [item for item in new["p"] if item[0] + self.lateness_s > watermark]
-        model = new["m"]
+        new[PENDING] = [item for item in new[PENDING] if item[0] + self.lateness_s > watermark]
+        model = new[MODEL]
         findings = []
         for _, event_id, amount, time, ref in ready:
             step = self.scorer.update(model, amount, 0 if model[0] is None else model[0] + 1)
@@ -180,4 +184,4 @@ class PayerAmountOutlier(Detector):
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    return {"m": list(state["m"]), "p": [list(item) for item in state["p"]]}
+    return {MODEL: list(state[MODEL]), PENDING: [list(item) for item in state[PENDING]]}

@@ -29,7 +29,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
 from detectors.clock import DAY
-from detectors.links import ForgetsWhenQuiet
+from detectors.links import NEWEST, ForgetsWhenQuiet
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "amount", "fingerprint", "region")
@@ -90,15 +90,15 @@ class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
             self._pair(key, old, new) for old in bids
             if old["fp"] == new["fp"] and old["bidder"] != new["bidder"]
         ]
-        newest = max((state or {}).get("m", event.ts), event.ts)  # when it went quiet
+        newest = max((state or {}).get(NEWEST, event.ts), event.ts)  # when it went quiet
         bids = sorted([*bids, new], key=lambda b: (b["ts"], b["id"]))[-self.params["max_bids"]:]
-        return {"m": newest, "bids": bids}, findings
+        return {NEWEST: newest, "bids": bids}, findings
 
     def retention_s(self) -> float:
         return self.keep_s()
 
     def forget(self, state: Any, horizon: float) -> Any:
-        return {"m": state["m"], "bids": [b for b in state["bids"] if b["ts"] >= horizon]}
+        return {NEWEST: state[NEWEST], "bids": [b for b in state["bids"] if b["ts"] >= horizon]}
 
     def _pair(self, project: str, a: dict, b: dict) -> Finding:
         first, second = sorted((a, b), key=lambda x: (x["ts"], x["id"]))

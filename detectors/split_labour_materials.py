@@ -45,6 +45,7 @@ from detectors.base import RED, REVIEW, Detector, Event, Finding
 from detectors.clock import DAY
 from detectors.links import (
     MAX_LINKS,
+    NEWEST,
     ForgetsWhenQuiet,
     office_links,
     shared_owners,
@@ -133,7 +134,7 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
         # A record judged now is at or after the horizon; a labour award matches materials
         # up to window_days after it, so awards are kept that much longer.
         window = self.params["window_days"] * DAY
-        return {"m": state["m"],
+        return {NEWEST: state[NEWEST],
                 "labour": [i for i in state["labour"] if i["ts"] >= horizon - window],
                 "mat": [i for i in state["mat"] if i["ts"] >= horizon]}
 
@@ -143,7 +144,7 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
         kind = self._kind(event)
         if kind is None:
             return state, []
-        state = {"m": float("-inf"), "labour": [], "mat": [], **(state or {})}
+        state = {NEWEST: float("-inf"), "labour": [], "mat": [], **(state or {})}
         record = event.record
         if any(i["id"] == event.event_id for i in state["labour"] + state["mat"]):
             return state, []
@@ -165,7 +166,7 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
         lists = {"labour": list(state["labour"]), "mat": list(state["mat"])}
         lists["labour" if kind == "labour" else "mat"].append(item)
         return {
-            "m": max(state["m"], event.ts),  # when the project went quiet (ForgetsWhenQuiet)
+            NEWEST: max(state[NEWEST], event.ts),  # when the project went quiet (ForgetsWhenQuiet)
             "labour": sorted(lists["labour"], key=lambda i: (i["ts"], i["id"])),
             "mat": sorted(lists["mat"], key=lambda i: (i["ts"], i["id"])),
         }, findings
