@@ -35,7 +35,8 @@ def alert(alert_id_: str, detector: str, day: date, *, severity: str = "yellow",
               "datacontenttype": "application/json",
               "data": {"detector": detector, "detector_version": "1.x", "severity": severity,
                        "route": "regulator", "sector": "health", "action": "review",
-                       "score": 0.6, "summary": "s", "evidence": {}}}
+                       "score": 0.6, "summary": "s",
+                       "evidence": {"records": [], "observed": "o", "threshold": "t"}}}
     result = ingest("alerts", orjson.dumps(record))
     assert isinstance(result, Event), result
     return result

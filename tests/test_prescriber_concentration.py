@@ -41,7 +41,8 @@ def spike_alert(day: date = SPIKE_DAY, alert: str = "spike-1", detector: str =
               "time": f"{day.isoformat()}T14:00:00+08:00", "datacontenttype": "application/json",
               "data": {"detector": detector, "detector_version": "1.x", "severity": "yellow",
                        "route": "regulator", "sector": "health", "action": "review",
-                       "score": 0.7, "summary": "a spike", "evidence": {}}}
+                       "score": 0.7, "summary": "a spike",
+                       "evidence": {"records": [], "observed": "o", "threshold": "t"}}}
     result = ingest("alerts", orjson.dumps(record))  # as the stream reads it back
     assert isinstance(result, Event), result
     return result

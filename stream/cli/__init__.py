@@ -1,4 +1,4 @@
-"""``sunlight``: the command line; one module per command in this package.
+"""``sunlight``: the command line (each command a module of stream/cli/).
 
 Each command module has ``HELP``, ``ENV`` (the variables its --help lists), ``add_arguments``
 and ``run``, and imports what the command needs only when it runs: ``sunlight worker`` loads
