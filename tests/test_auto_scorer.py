@@ -107,6 +107,41 @@ def test_a_change_of_variance_scores() -> None:
     assert max(scores[:30]) > 0.5
 
 
+def spiky(n: int, rng: random.Random) -> list[float]:
+    """Noise around 100 (sd 3) with a spike to 130-150 every 97 rows."""
+    return [100 + rng.gauss(0, 3) + (rng.uniform(30, 50) if i % 97 == 50 else 0.0)
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("level_share", [0.02, 1e6])  # default; new extremes of the level off
+def test_a_sustained_shift_to_a_level_only_spikes_reached_scores(level_share: float) -> None:
+    """Spikes teach the model that 130 happens; a stay at 120 has not happened before."""
+    rng = random.Random(8)
+    model = AutoScorer(level_share=level_share)
+    state = model.new_state()
+    values = spiky(3030, rng)  # the last spike 70 rows before the end: no rest running
+    times = [START + i * 60.0 for i in range(len(values) + 100)]
+    run(model, state, times[:3030], values)
+    shifted = run(model, state, times[3030:], [120 + rng.gauss(0, 3) for _ in range(100)])
+    # No row of the stay is a new extreme nor, once the forecast follows, far from it: the
+    # short-run level's new extreme is what scores it.
+    assert (max(shifted[:40]) > 0.5) == (level_share == 0.02)
+
+
+def test_a_long_heavy_tailed_series_raises_its_bar_for_longer() -> None:
+    """Student-t(4) noise with no anomaly: the record's half-life growing with the rows seen
+    (``memory_share``) makes late alerts rarer than a fixed half-life of 1,000 rows."""
+    rng = random.Random(9)
+    values = [10 + rng.gauss(0, 1) / math.sqrt(rng.gammavariate(2.0, 0.5)) for _ in range(20000)]
+    times = [START + i * 60.0 for i in range(len(values))]
+    alerts = {}
+    for share in (0.125, 0.0):
+        model = AutoScorer(memory_share=share)
+        scores = run(model, model.new_state(), times, values)
+        alerts[share] = sum(s >= 0.55 for s in scores[10000:])
+    assert alerts[0.125] < alerts[0.0] * 0.75, alerts
+
+
 def test_scores_are_continuous_in_zero_one_and_monotone() -> None:
     model, state, scores = noisy(1500)
     assert all(0.0 <= s < 1.0 for s in scores)
