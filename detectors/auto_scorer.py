@@ -118,6 +118,9 @@ DEFAULTS: dict[str, Any] = {
     #: reported once, at its start; its next rows are part of it). 0: never rest.
     "rest": 50,
     "rest_level": 0.55,
+    #: ... or this share of the rows seen so far, when longer, up to ``rest_max`` rows.
+    "rest_share": 0.0,
+    "rest_max": 50,
 }
 
 # State layout: a flat list, the daily bins (if any) at the end.
@@ -179,6 +182,7 @@ class AutoScorer:
         # The standard deviation of the short-run level in plain noise, in noise scales.
         self.level_noise = math.sqrt(self.level_rate / (2.0 - self.level_rate))
         self.rest, self.rest_level = int(p["rest"]), p["rest_level"]
+        self.rest_share, self.rest_max = p["rest_share"], int(p["rest_max"])
 
     def new_state(self) -> list[Any]:
         """A series with no history."""
@@ -299,7 +303,10 @@ class AutoScorer:
             score = v / (1.0 + v)
             # Resting: an anomaly's later rows (raw scores at rest_level or above extend it).
             resting = state[_REST] > 0
-            state[_REST] = self.rest if score >= self.rest_level else max(0, state[_REST] - 1)
+            if score >= self.rest_level:
+                state[_REST] = max(self.rest, min(self.rest_max, int(self.rest_share * n)))
+            else:
+                state[_REST] = max(0, state[_REST] - 1)
             if resting:
                 score = 0.0
         # Learn: level, seasons (each from the residual the others leave), scale.
