@@ -46,7 +46,9 @@ learns it:
   from its forecast once the forecast follows;
 * **rest**: after a score of at least ``rest_level``, the next ``rest`` rows score 0 (a row at
   ``rest_level`` or above meanwhile extends the rest), as CAD OSE does in NAB: an anomaly is
-  reported once, at its start, and its next rows are not new alerts;
+  reported once, at its start, and its next rows are not new alerts. An old series rests longer,
+  ``rest_share`` of the rows seen, but never more than ``rest_max`` rows (a live stream's rest
+  stays bounded);
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
@@ -119,8 +121,8 @@ DEFAULTS: dict[str, Any] = {
     "rest": 50,
     "rest_level": 0.55,
     #: ... or this share of the rows seen so far, when longer, up to ``rest_max`` rows.
-    "rest_share": 0.0,
-    "rest_max": 50,
+    "rest_share": 0.02,
+    "rest_max": 400,
 }
 
 # State layout: a flat list, the daily bins (if any) at the end.

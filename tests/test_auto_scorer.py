@@ -142,6 +142,20 @@ def test_a_long_heavy_tailed_series_raises_its_bar_for_longer() -> None:
     assert alerts[0.125] < alerts[0.0] * 0.75, alerts
 
 
+@pytest.mark.parametrize(("rows", "rest"), [(1000, 50), (10000, 200), (40000, 400)])
+def test_the_rest_after_an_anomaly_grows_with_age_but_stays_bounded(rows: int, rest: int) -> None:
+    """The rest is ``max(rest, rest_share x rows seen)`` capped at ``rest_max``: measured as
+    the rows a second, equal spike stays silent after a first one (state fast-forwarded)."""
+    model, state, _ = noisy(300)
+    state[0] = rows  # the rows seen (the rest reads only this count)
+    t = START + 300 * 60.0
+    assert model.update(state, t, 400.0) > 0.55
+    silent = 0
+    while model.update(state, t + (silent + 1) * 60.0, 100.0) == 0.0 and silent < 1000:
+        silent += 1
+    assert silent == rest, (silent, rest)
+
+
 def test_scores_are_continuous_in_zero_one_and_monotone() -> None:
     model, state, scores = noisy(1500)
     assert all(0.0 <= s < 1.0 for s in scores)
