@@ -31,6 +31,13 @@ learns it:
   row of recent memory" (and at least ``min_surprise`` standard deviations off); a noisy or
   spiky series raises its own bar, a quiet one keeps it at ``min_surprise``. Continuous,
   strictly below 1.0, the same meaning in every series;
+* **heavy tails**: the point surprise's tail is measured online, as the mean of
+  ``log(|z| / tail_from)`` over the rows beyond ``tail_from`` (Hill's estimator of 1 / the tail
+  index, learned at rate ``tail_rate``: one number, no window). Where it is heavier than
+  ``tail_ref`` (a little heavier than a normal tail), a point surprise beyond its record counts
+  for less (``u ** ((tail_ref / tail) ** tail_power)``, which keeps it continuous and
+  monotone): a Twitter volume or a bursty disk counter beats its record by a wide factor
+  without anything having changed, and its real anomalies show in the other features too;
 * **new extremes** (what NAB's HTM detector calls a spatial anomaly): the range of values seen
   so far (running min and max, never a file's global range, which a stream cannot know). A value
   beyond it by ``d`` has the surprise ``d / (range_share * range)``, calibrated like the others
@@ -52,7 +59,7 @@ learns it:
 * **new normal**: the level follows at rate ``alpha``, so a level shift scores high on its first
   rows and stops scoring once adopted; the record it set keeps its echoes quiet.
 
-The state is a flat list of numbers (28 plus one per daily bin: at most 316), JSON-ready;
+The state is a flat list of numbers (29 plus one per daily bin: at most 317), JSON-ready;
 :meth:`AutoScorer.dump` rounds it to 6 significant digits for storage (at most ~3 KB).
 
 >>> model = AutoScorer()
@@ -123,12 +130,20 @@ DEFAULTS: dict[str, Any] = {
     #: ... or this share of the rows seen so far, when longer, up to ``rest_max`` rows.
     "rest_share": 0.02,
     "rest_max": 400,
+    #: Heavy tails: the mean log-excess of |z| over ``tail_from`` (1 / the tail index, Hill's
+    #: estimator with a fixed threshold), learned at rate ``tail_rate``. Where it is above
+    #: ``tail_ref`` a point surprise beyond its record counts for less: ``u`` becomes
+    #: ``u ** ((tail_ref / tail) ** tail_power)``. 0: off.
+    "tail_ref": 0.3,
+    "tail_from": 2.0,
+    "tail_rate": 0.01,
+    "tail_power": 2.0,
 }
 
 # State layout: a flat list, the daily bins (if any) at the end.
 (_N, _T, _DT, _BINS, _X, _LEVEL, _SCALE, _MAG, _REF, _SLOW, _SLOW_SCALE, _SLOW_REF, _ED0, _ED1,
- _ED2, _LOW, _HIGH, _REST, _RECENT, _RECENT_LOW, _RECENT_HIGH) = range(21)
-_WEEKS = 21  # 7 weekday offsets
+ _ED2, _LOW, _HIGH, _REST, _RECENT, _RECENT_LOW, _RECENT_HIGH, _TAIL) = range(22)
+_WEEKS = 22  # 7 weekday offsets
 _HEAD = _WEEKS + 7  # then the daily bins
 _SIGMA_PER_MAD = math.sqrt(math.pi / 2)
 _LN2 = math.log(2.0)
@@ -164,7 +179,10 @@ class AutoScorer:
             raise AutoScorerParameterError("auto model needs slow_rate in (0, 1]")
         if not 0 < p["level_rate"] <= 1:
             raise AutoScorerParameterError("auto model needs level_rate in (0, 1]")
-        positive = ("memory", "slow_memory", "min_surprise", "clip", "range_share", "level_share")
+        if not 0 < p["tail_rate"] <= 1:
+            raise AutoScorerParameterError("auto model needs tail_rate in (0, 1]")
+        positive = ("memory", "slow_memory", "min_surprise", "clip", "range_share", "level_share",
+                    "tail_from")
         if any(p[name] <= 0 for name in positive):
             raise AutoScorerParameterError(f"auto model needs {', '.join(positive)} > 0")
         self.params = {**p, "direction": params.get("direction", DEFAULTS["direction"])}
@@ -185,6 +203,8 @@ class AutoScorer:
         self.level_noise = math.sqrt(self.level_rate / (2.0 - self.level_rate))
         self.rest, self.rest_level = int(p["rest"]), p["rest_level"]
         self.rest_share, self.rest_max = p["rest_share"], int(p["rest_max"])
+        self.tail_ref, self.tail_from = p["tail_ref"], p["tail_from"]
+        self.tail_rate, self.tail_power = p["tail_rate"], p["tail_power"]
 
     def new_state(self) -> list[Any]:
         """A series with no history."""
@@ -261,6 +281,14 @@ class AutoScorer:
         surprise = abs(z) if not self.sign else max(0.0, self.sign * z)
         record = state[_REF]
         ratio = surprise / max(record, self.min_surprise)
+        if self.tail_ref and warm:
+            tail = state[_TAIL] or self.tail_ref
+            if ratio > 1.0 and tail > self.tail_ref:
+                # A heavy tail beats its own record by a wide factor more often (Pareto:
+                # P(beyond c x record) ~ c^-index): such a series needs a wider margin.
+                ratio = ratio ** ((self.tail_ref / tail) ** self.tail_power)
+            if abs(z) > self.tail_from:
+                state[_TAIL] = tail + self.tail_rate * (math.log(abs(z) / self.tail_from) - tail)
         decay = self.decay if n * self.memory_share <= self.memory else 0.5 ** (
             1.0 / (n * self.memory_share))
         state[_REF] = max(record * decay, surprise) if warm else 0.0

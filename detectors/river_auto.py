@@ -67,6 +67,15 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         After a score of at least `rest_level`, this many values score 0 (0: never rest).
     rest_level
         The score that starts a rest.
+    rest_share
+        ... or this share of the values seen, when longer, up to `rest_max` values.
+    rest_max
+        The longest rest.
+    tail_ref
+        Where the point surprise's tail is heavier than this (mean log-excess of |z| over 2),
+        a value beyond its record needs a wider margin (0: off).
+    tail_power
+        How fast that margin widens with the tail.
 
     Examples
     --------
@@ -92,7 +101,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
                  slow_rate: float = 0.001, slow_memory: float = 10000.0, warmup: int = 64,
                  range_share: float = 0.005, level_rate: float = 0.05,
                  level_share: float = 0.02, level_warmup: int = 200, rest: int = 50,
-                 rest_level: float = 0.55) -> None:
+                 rest_level: float = 0.55, rest_share: float = 0.02, rest_max: int = 400,
+                 tail_ref: float = 0.3, tail_power: float = 2.0) -> None:
         self.feature = feature
         self.time = time
         self.alpha = alpha
@@ -112,6 +122,10 @@ class AutoAnomalyDetector(base.AnomalyDetector):
         self.level_warmup = level_warmup
         self.rest = rest
         self.rest_level = rest_level
+        self.rest_share = rest_share
+        self.rest_max = rest_max
+        self.tail_ref = tail_ref
+        self.tail_power = tail_power
         self._model = AutoScorer(alpha=alpha, gamma=gamma, tau=tau, clip=clip,
                                  season_gain=season_gain, memory=memory,
                                  memory_share=memory_share,
@@ -119,7 +133,8 @@ class AutoAnomalyDetector(base.AnomalyDetector):
                                  slow_memory=slow_memory, warmup=warmup,
                                  range_share=range_share, level_rate=level_rate,
                                  level_share=level_share, level_warmup=level_warmup,
-                                 rest=rest, rest_level=rest_level)
+                                 rest=rest, rest_level=rest_level, rest_share=rest_share,
+                                 rest_max=rest_max, tail_ref=tail_ref, tail_power=tail_power)
         self._state: list[Any] = self._model.new_state()
 
     @classmethod

@@ -156,6 +156,29 @@ def test_the_rest_after_an_anomaly_grows_with_age_but_stays_bounded(rows: int, r
     assert silent == rest, (silent, rest)
 
 
+@pytest.mark.parametrize("heavy", [True, False])
+def test_heavy_tails_need_a_wider_margin_and_light_tails_do_not(heavy: bool) -> None:
+    """A spike beyond the point record, after Student-t(2) noise (which beats its record by
+    wide factors by chance), scores less with the tail estimate (``tail_ref``) than without,
+    yet still alerts; after normal noise it scores exactly as without. (New extremes of the
+    values and of the level are off: the point surprise alone.)"""
+    rng = random.Random(10)
+    noise = [rng.gauss(0, 1) / (math.sqrt(rng.gammavariate(1.0, 1.0)) if heavy else 1.0)
+             for _ in range(3000)]
+    times = [START + i * 60.0 for i in range(len(noise) + 1)]
+    spike = {}
+    for ref in (0.3, 0.0):
+        model = AutoScorer(tail_ref=ref, range_share=1e6, level_share=1e6)
+        state = model.new_state()
+        run(model, state, times[:-1], [10 + e for e in noise])
+        spike[ref] = model.score(state, times[-1], 10 + (80.0 if heavy else 8.0))
+    assert spike[0.0] > 0.5
+    if heavy:
+        assert 0.5 < spike[0.3] < spike[0.0] - 0.05, spike
+    else:
+        assert spike[0.3] == spike[0.0], spike
+
+
 def test_scores_are_continuous_in_zero_one_and_monotone() -> None:
     model, state, scores = noisy(1500)
     assert all(0.0 <= s < 1.0 for s in scores)
