@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from detectors.clock import DAY
+from detectors.evidence import record_ref
 from detectors.registry import Registry
 
 RED = "red"
@@ -55,12 +56,8 @@ class Event:
     def ref(self, *fields: str) -> dict[str, Any]:
         """The evidence entry for this record: topic, event_id and the fields that matter."""
         record = self.record
-        return {
-            "topic": self.feed,
-            "event_id": self.event_id,
-            "event_time": self.time,
-            "fields": {name: record[name] for name in fields if name in record},
-        }
+        return record_ref(self.feed, self.event_id, self.time,
+                          {name: record[name] for name in fields if name in record})
 
 
 @dataclass(frozen=True, slots=True)

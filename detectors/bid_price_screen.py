@@ -45,6 +45,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY, HOUR
+from detectors.evidence import evidence, record_ref
 from detectors.links import NEWEST, expiry
 from detectors.registry import Registry
 
@@ -220,19 +221,19 @@ class BidPriceScreen(Detector):
             ),
             time=award["event_time"],
             basis=(award["event_id"],),
-            evidence={
-                "records": [award] + [
-                    {"topic": "bids", "event_id": b["id"], "event_time": b["time"],
-                     "fields": {"stage": "bid", "project_id": project,
-                                "bidder_id": b["bidder"], "amount": b["amount"]}}
+            evidence=evidence(
+                records=[award] + [
+                    record_ref("bids", b["id"], b["time"],
+                               {"stage": "bid", "project_id": project,
+                                "bidder_id": b["bidder"], "amount": b["amount"]})
                     for b in bids],
-                "registry_links": [],
-                "bids": [{"bidder_id": b["bidder"], "amount": b["amount"], "event_id": b["id"]}
-                         for b in bids],
-                "screens": values,
-                "fired": fired,
-                "observed": "; ".join(parts[name] for name in fired),
-                "threshold": f"{self.params['min_bids']}+ bids with cv >= {max_cv}, no identical "
-                             f"prices from different bidders, and gap ratio >= {max_gap}",
-            },
+                registry_links=[],
+                observed="; ".join(parts[name] for name in fired),
+                threshold=f"{self.params['min_bids']}+ bids with cv >= {max_cv}, no identical "
+                          f"prices from different bidders, and gap ratio >= {max_gap}",
+                bids=[{"bidder_id": b["bidder"], "amount": b["amount"], "event_id": b["id"]}
+                      for b in bids],
+                screens=values,
+                fired=fired,
+            ),
         )]

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
+from detectors.evidence import evidence
 from detectors.links import MAX_LINKS, office_links, truncation
 from detectors.registry import Registry
 
@@ -95,15 +96,15 @@ class CadreLinkedAward(Detector):
             ),
             time=event.time,
             basis=(event.event_id,),
-            evidence={
-                "records": [event.ref("stage", "project_id", "buyer_id", "bidder_id",
-                                      "category", "amount", "region")],
-                "registry_links": [link.evidence() for link in links],
+            evidence=evidence(
+                records=[event.ref("stage", "project_id", "buyer_id", "bidder_id",
+                                   "category", "amount", "region")],
+                registry_links=[link.evidence() for link in links],
+                observed=f"{record['bidder_id']} linked to {holders} of "
+                         f"{record['buyer_id']} on {event.day}",
+                threshold="no owner (legal rep or shareholder) of the bidder, nor a relative "
+                          "of one, holds " + ", ".join(self.params["roles"])
+                          + " in the buyer on the day",
                 **truncation(links, max_links=self.params["max_links"]),
-                "observed": f"{record['bidder_id']} linked to {holders} of "
-                            f"{record['buyer_id']} on {event.day}",
-                "threshold": "no owner (legal rep or shareholder) of the bidder, nor a relative "
-                             "of one, holds " + ", ".join(self.params["roles"])
-                             + " in the buyer on the day",
-            },
+            ),
         )]

@@ -19,6 +19,7 @@ date stays silent (the payment was due). On a ``requested`` payment the action i
 from __future__ import annotations
 
 from detectors.base import HOLD, REVIEW, YELLOW, Event, Finding, PersonPayeeKey, RegistryCheck
+from detectors.evidence import evidence
 from detectors.registry import Registry
 
 
@@ -62,13 +63,13 @@ class DeceasedRecipient(PersonPayeeKey, RegistryCheck):
                      f"{person.person_id}, who died on {person.deceased_on}"),
             time=event.time,
             basis=(event.event_id,),
-            evidence={
-                "records": [event.ref("status", "payer_id", "payee_id", "purpose", "amount",
-                                      "region")],
-                "registry_links": [{"person_id": person.person_id,
-                                    "deceased_on": person.deceased_on}],
-                "observed": f"payee died on {person.deceased_on}, before the payment date "
-                            f"{event.day}",
-                "threshold": "payee alive on the payment date",
-            },
+            evidence=evidence(
+                records=[event.ref("status", "payer_id", "payee_id", "purpose", "amount",
+                                   "region")],
+                registry_links=[{"person_id": person.person_id,
+                                 "deceased_on": person.deceased_on}],
+                observed=f"payee died on {person.deceased_on}, before the payment date "
+                         f"{event.day}",
+                threshold="payee alive on the payment date",
+            ),
         )]

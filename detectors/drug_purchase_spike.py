@@ -49,6 +49,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import HOUR, day_end
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
@@ -166,24 +167,24 @@ class DrugPurchaseSpike(Detector):
             ),
             time=entry["t"][2],
             basis=(key, day),
-            evidence={
-                "records": [
-                    {"topic": "prescriptions", "event_id": event_id, "event_time": time,
-                     "fields": {"kind": "purchase", "hospital_id": hospital, "drug_code": drug,
-                                "quantity": qty, "supplier_id": supplier}}
+            evidence=evidence(
+                records=[
+                    record_ref("prescriptions", event_id, time,
+                               {"kind": "purchase", "hospital_id": hospital, "drug_code": drug,
+                                "quantity": qty, "supplier_id": supplier})
                     for qty, event_id, time, supplier in entry["r"]
                 ],
-                "registry_links": [],
-                "observed": f"{quantity:g} units purchased on {day}",
-                "threshold": (
+                registry_links=[],
+                observed=f"{quantity:g} units purchased on {day}",
+                threshold=(
                     f"score >= {p['threshold']} (score 0.5 at {p['z_half']:g} robust standard "
                     f"deviations above the pair's learned normal for that weekday)"
                 ),
-                "day": day,
-                "quantity": quantity,
-                "expected_quantity": round(expected, 2),
-                "z": round(step.z, 3),
-            },
+                day=day,
+                quantity=quantity,
+                expected_quantity=round(expected, 2),
+                z=round(step.z, 3),
+            ),
         )
 
 

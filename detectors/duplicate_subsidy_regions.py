@@ -25,6 +25,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding, PersonPayeeKey
 from detectors.clock import DAY
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 
 
@@ -113,13 +114,13 @@ class DuplicateSubsidyRegions(PersonPayeeKey, Detector):
                      f"regions ({', '.join(sorted(regions))}) within {days} days"),
             time=later[4],
             basis=(later[1],),
-            evidence={
-                "records": [{"topic": "payments", "event_id": p[1], "event_time": p[4],
-                             "fields": {"region": p[2], "payer_id": p[3], "amount": p[5]}}
-                            for p in involved],
-                "observed": f"{len(regions)} regions ({', '.join(sorted(regions))}) within "
-                            f"{days} days",
-                "threshold": f"fewer than {self.params['min_regions']} regions within "
-                             f"{days} days",
-            },
+            evidence=evidence(
+                records=[record_ref("payments", p[1], p[4],
+                                    {"region": p[2], "payer_id": p[3], "amount": p[5]})
+                         for p in involved],
+                observed=f"{len(regions)} regions ({', '.join(sorted(regions))}) within "
+                         f"{days} days",
+                threshold=f"fewer than {self.params['min_regions']} regions within "
+                          f"{days} days",
+            ),
         )

@@ -38,6 +38,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 
 # A kept alert: [ts, id, detector, time, used, score, sector]
@@ -153,18 +154,18 @@ class Escalation(Detector):
             ),
             time=second[_TIME],
             basis=tuple(sorted((first[_ID], second[_ID]))),
-            evidence={
-                "records": [
-                    {"topic": "alerts", "event_id": item[_ID], "event_time": item[_TIME],
-                     "fields": {"detector": item[_DET], "severity": YELLOW,
-                                "score": item[_SCORE], "sector": item[_SECTOR]}}
+            evidence=evidence(
+                records=[
+                    record_ref("alerts", item[_ID], item[_TIME],
+                               {"detector": item[_DET], "severity": YELLOW,
+                                "score": item[_SCORE], "sector": item[_SECTOR]})
                     for item in (first, second)
                 ],
-                "registry_links": [],
-                "observed": (f"yellow alerts from {first[_DET]} and {second[_DET]} "
-                             f"{days:.1f} days apart"),
-                "threshold": (f"yellow alerts from 2 or more different detectors about the "
-                              f"same subject within {window} days"),
-                "alerts": [first[_ID], second[_ID]],
-            },
+                registry_links=[],
+                observed=(f"yellow alerts from {first[_DET]} and {second[_DET]} "
+                          f"{days:.1f} days apart"),
+                threshold=(f"yellow alerts from 2 or more different detectors about the "
+                           f"same subject within {window} days"),
+                alerts=[first[_ID], second[_ID]],
+            ),
         )

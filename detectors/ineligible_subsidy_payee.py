@@ -23,6 +23,7 @@ the payment) or an office in another body stays silent.
 from __future__ import annotations
 
 from detectors.base import HOLD, RED, REVIEW, Event, Finding, PersonPayeeKey, RegistryCheck
+from detectors.evidence import evidence
 from detectors.registry import Registry
 
 
@@ -80,11 +81,11 @@ class IneligibleSubsidyPayee(PersonPayeeKey, RegistryCheck):
                 ),
                 time=event.time,
                 basis=(record["event_id"],),
-                evidence={
-                    "records": [
+                evidence=evidence(
+                    records=[
                         event.ref("status", "payer_id", "payee_id", "purpose", "amount", "region")
                     ],
-                    "registry_links": [
+                    registry_links=[
                         {
                             "person_id": person.person_id,
                             "role": o.role,
@@ -94,9 +95,9 @@ class IneligibleSubsidyPayee(PersonPayeeKey, RegistryCheck):
                         }
                         for o in offices
                     ],
-                    "observed": f"payee holds {held} in payer {record['payer_id']} on {event.day}",
-                    "threshold": "payee holds none of " + ", ".join(self.params["roles"])
+                    observed=f"payee holds {held} in payer {record['payer_id']} on {event.day}",
+                    threshold="payee holds none of " + ", ".join(self.params["roles"])
                     + " in the payer on the payment date",
-                },
+                ),
             )
         ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY, midnight, utc_ordinal
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 
 
@@ -145,13 +146,13 @@ class InjuryClaimWithoutAttendance(Detector):
                      f"{self.params['lookback_days']} days before it"),
             time=time,
             basis=(event_id,),
-            evidence={
-                "records": [{"topic": "payments", "event_id": event_id, "event_time": time,
-                             "fields": {"payer_id": payer, "project_id": project,
-                                        "amount": amount, "status": status}}],
-                "observed": f"0 check-ins by {payee} on project {project} from {first} to "
-                            f"{day}",
-                "threshold": "at least 1 check-in on the project in the "
-                             f"{self.params['lookback_days']} days before the payment",
-            },
+            evidence=evidence(
+                records=[record_ref("payments", event_id, time,
+                                    {"payer_id": payer, "project_id": project,
+                                     "amount": amount, "status": status})],
+                observed=f"0 check-ins by {payee} on project {project} from {first} to "
+                         f"{day}",
+                threshold="at least 1 check-in on the project in the "
+                          f"{self.params['lookback_days']} days before the payment",
+            ),
         )

@@ -58,6 +58,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY, add_days, midnight, monday_of, utc_ordinal
+from detectors.evidence import evidence
 from detectors.links import expiry
 from detectors.registry import Registry
 
@@ -268,14 +269,14 @@ class KeyPersonnelAbsent(Detector):
             ),
             time=local_time(add_days(week, 7), job["off"]),
             basis=(job["award"], person, week),
-            evidence={
-                "records": [job["ref"], *checkins],
-                "registry_links": [],
-                "week": {"monday": week, "working_days": working, "on_site_days": present,
-                         "absent_days": absent, "elsewhere": elsewhere},
-                "observed": observed,
-                "threshold": f"required_onsite_ratio {job['ratio']} of working days",
-                "failing_weeks_running": job["run"],
-                "reasons": reasons,
-            },
+            evidence=evidence(
+                records=[job["ref"], *checkins],
+                registry_links=[],
+                observed=observed,
+                threshold=f"required_onsite_ratio {job['ratio']} of working days",
+                week={"monday": week, "working_days": working, "on_site_days": present,
+                      "absent_days": absent, "elsewhere": elsewhere},
+                failing_weeks_running=job["run"],
+                reasons=reasons,
+            ),
         )

@@ -34,6 +34,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY
+from detectors.evidence import evidence
 from detectors.links import MAX_LINKS, NEWEST, ForgetsWhenQuiet, office_links, truncation
 from detectors.registry import Registry
 
@@ -147,13 +148,13 @@ class LeaseBelowReference(ForgetsWhenQuiet, Detector):
             ),
             time=award["time"],
             basis=(award["id"],),
-            evidence={
-                "records": records,
-                "registry_links": [link.evidence() for link in links],
+            evidence=evidence(
+                records=records,
+                registry_links=[link.evidence() for link in links],
+                observed=f"{award['amount']} yuan = {share:.3f} of the {source} "
+                         f"{reference} yuan",
+                threshold=f"at least {self.params['ratio']:g} of the reference price (or, "
+                          "lacking one, the tender's reserve)",
                 **truncation(links, max_links=self.params["max_links"]),
-                "observed": f"{award['amount']} yuan = {share:.3f} of the {source} "
-                            f"{reference} yuan",
-                "threshold": f"at least {self.params['ratio']:g} of the reference price (or, "
-                             "lacking one, the tender's reserve)",
-            },
+            ),
         )]

@@ -46,6 +46,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import HOUR
+from detectors.evidence import evidence
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
@@ -166,20 +167,20 @@ class PayerAmountOutlier(Detector):
             ),
             time=time,
             basis=(event_id,),
-            evidence={
-                "records": [ref],
-                "registry_links": [],
-                "observed": f"{amount:g} yuan",
-                "threshold": (
+            evidence=evidence(
+                records=[ref],
+                registry_links=[],
+                observed=f"{amount:g} yuan",
+                threshold=(
                     f"score >= {p['threshold']} (score 0.5 at {p['z_half']:g} robust "
                     f"standard deviations of the log amount above the payer's normal for "
                     f"{purpose})"
                 ),
-                "amount": amount,
-                "expected_amount": round(expected, 2),
-                "z": round(step.z, 3),
-                "payments_seen": seen,
-            },
+                amount=amount,
+                expected_amount=round(expected, 2),
+                z=round(step.z, 3),
+                payments_seen=seen,
+            ),
         )
 
 

@@ -51,6 +51,7 @@ from typing import Any
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import HOUR, midnight, utc_ordinal
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 
 
@@ -259,26 +260,25 @@ class PrescriberConcentration(Detector):
             summary=summary,
             time=today["t"][2],
             basis=(key, spike_day),
-            evidence={
-                "records": [
-                    {"topic": "alerts", "event_id": w["id"], "event_time": w["t"],
-                     "fields": {"detector": p["spike_detector"],
-                                "subject": SUBJECT_PREFIX + key}},
-                    {"topic": "prescriptions", "event_id": today["t"][1],
-                     "event_time": today["t"][2],
-                     "fields": {"hospital_id": hospital, "drug_code": drug}},
+            evidence=evidence(
+                records=[
+                    record_ref("alerts", w["id"], w["t"],
+                               {"detector": p["spike_detector"],
+                                "subject": SUBJECT_PREFIX + key}),
+                    record_ref("prescriptions", today["t"][1], today["t"][2],
+                               {"hospital_id": hospital, "drug_code": drug}),
                 ],
-                "registry_links": links,
-                "observed": (f"{len(top)} doctor(s) wrote {written} of {total} prescriptions "
-                             f"({share:.0%}) from {spike_day} to {last_day}"),
-                "threshold": (f"{p['max_doctors']} or fewer doctors writing >= "
-                              f"{p['min_share']:.0%} of >= {p['min_prescriptions']} "
-                              f"prescriptions within {p['window_days']} days of the spike"),
-                "doctors": [[doctor, n] for doctor, n in top],
-                "prescriptions": total,
-                "window": [spike_day, date.fromordinal(w["s"] + p["window_days"] - 1)
-                           .isoformat()],
-            },
+                registry_links=links,
+                observed=(f"{len(top)} doctor(s) wrote {written} of {total} prescriptions "
+                          f"({share:.0%}) from {spike_day} to {last_day}"),
+                threshold=(f"{p['max_doctors']} or fewer doctors writing >= "
+                           f"{p['min_share']:.0%} of >= {p['min_prescriptions']} "
+                           f"prescriptions within {p['window_days']} days of the spike"),
+                doctors=[[doctor, n] for doctor, n in top],
+                prescriptions=total,
+                window=[spike_day, date.fromordinal(w["s"] + p["window_days"] - 1)
+                        .isoformat()],
+            ),
         )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
 from detectors.clock import DAY
+from detectors.evidence import evidence
 from detectors.links import NEWEST, ForgetsWhenQuiet
 from detectors.registry import Registry
 
@@ -115,13 +116,13 @@ class SharedBidFingerprint(ForgetsWhenQuiet, Detector):
             ),
             time=second["time"],
             basis=tuple(sorted((a["id"], b["id"]))),
-            evidence={
-                "records": [first["ref"], second["ref"]],
-                "registry_links": [],
-                "observed": f"2 different bidders ({first['bidder']}, {second['bidder']}) with "
-                            f"fingerprint {first['fp']}",
-                "threshold": "each bidder's documents come from its own machine (no fingerprint "
-                             "shared between different bidders on a project)",
-                "also_route": "regulator (procurement)",
-            },
+            evidence=evidence(
+                records=[first["ref"], second["ref"]],
+                registry_links=[],
+                observed=f"2 different bidders ({first['bidder']}, {second['bidder']}) with "
+                         f"fingerprint {first['fp']}",
+                threshold="each bidder's documents come from its own machine (no fingerprint "
+                          "shared between different bidders on a project)",
+                also_route="regulator (procurement)",
+            ),
         )

@@ -43,6 +43,7 @@ from typing import Any
 
 from detectors.base import RED, REVIEW, Detector, Event, Finding
 from detectors.clock import DAY
+from detectors.evidence import evidence
 from detectors.links import (
     MAX_LINKS,
     NEWEST,
@@ -207,16 +208,16 @@ class SplitLabourMaterials(ForgetsWhenQuiet, Detector):
             ),
             time=item["time"],
             basis=(award["id"], item["id"]),
-            evidence={
-                "records": [award["ref"], item["ref"]],
-                "registry_links": [link.evidence() for link in links] + shared,
+            evidence=evidence(
+                records=[award["ref"], item["ref"]],
+                registry_links=[link.evidence() for link in links] + shared,
+                observed=f"materials to {item['to']} {days:.1f} days after the labour_only "
+                         f"award to {award['to']}; {' and '.join(reasons)}",
+                threshold=f"materials within {self.params['window_days']:g} days of a "
+                          "labour_only award, from the same buyer, to a company other than "
+                          "the winner that is linked to an office holder of the buyer or "
+                          "shares an owner with the winner",
+                days_after_award=round(days, 3),
                 **truncation(links, shared, max_links=cap),
-                "observed": f"materials to {item['to']} {days:.1f} days after the labour_only "
-                            f"award to {award['to']}; {' and '.join(reasons)}",
-                "threshold": f"materials within {self.params['window_days']:g} days of a "
-                             "labour_only award, from the same buyer, to a company other than "
-                             "the winner that is linked to an office holder of the buyer or "
-                             "shares an owner with the winner",
-                "days_after_award": round(days, 3),
-            },
+            ),
         )]
