@@ -68,7 +68,8 @@ class {cls}(Detector):
     ) -> tuple[Any, list[Finding]]:
         # TODO: the findings this event makes true: self.finding(subject=..., severity=...,
         # route=..., sector=..., action=..., score=..., summary=..., time=event.time,
-        # basis=(event.event_id,), evidence={{"records": [event.ref("amount")]}})
+        # basis=(event.event_id,), evidence=evidence(records=[event.ref("amount")],
+        # observed=..., threshold=...)) (detectors/evidence.py)
         return state, []
 '''
 
