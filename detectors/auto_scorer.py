@@ -34,9 +34,9 @@ learns it:
 * **heavy tails**: the point surprise's tail is measured online, as the mean of
   ``log(|z| / tail_from)`` over the rows beyond ``tail_from`` (Hill's estimator of 1 / the tail
   index, learned at rate ``tail_rate``: one number, no window). Where it is heavier than
-  ``tail_ref`` (a little heavier than a normal tail), a point surprise beyond its record counts
-  for less (``u ** ((tail_ref / tail) ** tail_power)``, which keeps it continuous and
-  monotone): a Twitter volume or a bursty disk counter beats its record by a wide factor
+  ``tail_ref`` (a little heavier than a normal tail), a point or slow surprise beyond its
+  record counts for less (``u ** ((tail_ref / tail) ** tail_power)``, which keeps it continuous
+  and monotone): a Twitter volume or a bursty disk counter beats its record by a wide factor
   without anything having changed, and its real anomalies show in the other features too;
 * **new extremes** (what NAB's HTM detector calls a spatial anomaly): the range of values seen
   so far (running min and max, never a file's global range, which a stream cannot know). A value
@@ -132,7 +132,7 @@ DEFAULTS: dict[str, Any] = {
     "rest_max": 400,
     #: Heavy tails: the mean log-excess of |z| over ``tail_from`` (1 / the tail index, Hill's
     #: estimator with a fixed threshold), learned at rate ``tail_rate``. Where it is above
-    #: ``tail_ref`` a point surprise beyond its record counts for less: ``u`` becomes
+    #: ``tail_ref`` a point or slow surprise beyond its record counts for less: ``u`` becomes
     #: ``u ** ((tail_ref / tail) ** tail_power)``. 0: off.
     "tail_ref": 0.3,
     "tail_from": 2.0,
@@ -224,6 +224,14 @@ class AutoScorer:
                   and ed2 < self.keep * (ed1 if daily else ed0))
         return ["daily"] * daily + ["weekly"] * weekly
 
+    def _margin(self, ratio: float, tail: float) -> float:
+        """A surprise's ratio to its record, shrunk where the tail is heavier than tail_ref."""
+        if ratio > 1.0 and tail > self.tail_ref > 0.0:
+            # A heavy tail beats its own record by a wide factor more often (Pareto:
+            # P(beyond c x record) ~ c^-index): such a series needs a wider margin.
+            return float(ratio ** ((self.tail_ref / tail) ** self.tail_power))
+        return ratio
+
     def score(self, state: list[Any], t: float | None, value: float) -> float:
         """The score of ``value`` at time ``t`` without learning it (``state`` untouched)."""
         return self.update(list(state), t, value)
@@ -281,13 +289,11 @@ class AutoScorer:
         surprise = abs(z) if not self.sign else max(0.0, self.sign * z)
         record = state[_REF]
         ratio = surprise / max(record, self.min_surprise)
+        tail = state[_TAIL]
         if self.tail_ref and warm:
-            tail = state[_TAIL] or self.tail_ref
-            if ratio > 1.0 and tail > self.tail_ref:
-                # A heavy tail beats its own record by a wide factor more often (Pareto:
-                # P(beyond c x record) ~ c^-index): such a series needs a wider margin.
-                ratio = ratio ** ((self.tail_ref / tail) ** self.tail_power)
+            ratio = self._margin(ratio, tail)
             if abs(z) > self.tail_from:
+                tail = tail or self.tail_ref
                 state[_TAIL] = tail + self.tail_rate * (math.log(abs(z) / self.tail_from) - tail)
         decay = self.decay if n * self.memory_share <= self.memory else 0.5 ** (
             1.0 / (n * self.memory_share))
@@ -297,7 +303,7 @@ class AutoScorer:
         slow_scale = max(_SIGMA_PER_MAD * state[_SLOW_SCALE], self.floor * mag, 1e-12)
         far = (abs(d) if not self.sign else max(0.0, self.sign * d)) / slow_scale
         record = state[_SLOW_REF]
-        ratio = max(ratio, far / max(record, self.min_surprise))
+        ratio = max(ratio, self._margin(far / max(record, self.min_surprise), tail))
         state[_SLOW_REF] = max(record * self.slow_decay, far) if warm else 0.0
         low, high = state[_LOW], state[_HIGH]
         if high > low:
