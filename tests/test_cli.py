@@ -233,3 +233,15 @@ def test_the_worker_loads_neither_the_simulator_nor_the_backtest() -> None:
                          "import stream.worker.app, stream.worker.supervisor") == []
     # What the replay command runs does load the backtest: the check sees imports.
     assert "stream.backtest.replay" in _loaded_after("import stream.backtest.replay")
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    # `sunlight topology | head -1`: the pipe is closed before the command writes (it is
+    # closed here at once, while the interpreter is still starting).
+    process = subprocess.Popen([sys.executable, "-m", "stream.cli", "topology"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import os
 import sys
 from types import ModuleType
 from typing import Any
@@ -63,6 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # here, not at exit: a reader gone is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`sunlight topology | head`): no traceback. stdout goes to
+        # /dev/null so the interpreter's own flush at exit does not fail again; 141 is what a
+        # shell reports for a command stopped by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _dispatch(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["score"]:  # its own parser: `sunlight score --help` shows its options
         if not {"-h", "--help"} & set(argv[1:]) and _settings() is None:
