@@ -141,13 +141,28 @@ def test_idle_and_slow_clients_cannot_lock_out_a_real_request(worker: WorkerProc
         assert not open_slow, f"{len(open_slow)} slow clients still connected"
         status, body = precheck(worker)
         assert status == 200
+        # The idle clients were let go too: closed to make room at the connection cap, or at
+        # their time to send a request (which of the two depends on how fast this machine
+        # accepts them; either way none is kept).
+        open_idle = set(idle)
+        deadline = time.monotonic() + TIMEOUT_S + 15
+        while open_idle and time.monotonic() < deadline:
+            for sock in list(open_idle):
+                try:
+                    sock.settimeout(0.01)
+                    if sock.recv(1024) == b"":
+                        open_idle.discard(sock)
+                except TimeoutError:
+                    pass
+                except OSError:
+                    open_idle.discard(sock)
+            time.sleep(0.5)
+        assert not open_idle, f"{len(open_idle)} idle clients still connected"
     finally:
         for sock in idle + slow:
             sock.close()
     with urllib.request.urlopen(worker.url("/livez"), timeout=5) as response:
         assert response.status == 200
-    metrics = worker.metrics()
-    assert metrics["sunlight_http_connections_closed_total"] > 0
     assert worker.process.poll() is None
 
 
