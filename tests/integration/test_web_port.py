@@ -111,6 +111,27 @@ def test_a_body_that_does_not_arrive_in_time_is_a_408(worker: WorkerProcess) -> 
     assert status == 408 and body["code"] == "timeout"
 
 
+def still_connected(socks: list[socket.socket], send: bytes = b"") -> set[socket.socket]:
+    """The sockets the worker has not closed within its request timeout (plus slack); each
+    first sends ``send`` (a slow client's next byte) at every look."""
+    left = set(socks)
+    deadline = time.monotonic() + TIMEOUT_S + 15
+    while left and time.monotonic() < deadline:
+        for sock in list(left):
+            try:
+                if send:
+                    sock.sendall(send)
+                sock.settimeout(0.01)
+                if sock.recv(1024) == b"":
+                    left.discard(sock)
+            except TimeoutError:
+                pass
+            except OSError:
+                left.discard(sock)
+        time.sleep(0.5)
+    return left
+
+
 def test_idle_and_slow_clients_cannot_lock_out_a_real_request(worker: WorkerProcess) -> None:
     idle = []
     for _ in range(600):  # more than the worker could hold under its open-files limit
@@ -124,39 +145,14 @@ def test_idle_and_slow_clients_cannot_lock_out_a_real_request(worker: WorkerProc
         status, body = precheck(worker)
         assert status == 200 and body["decision"] == "hold"
         # The slow clients are cut off once their time to send a request is up.
-        deadline = time.monotonic() + TIMEOUT_S + 15
-        open_slow = set(slow)
-        while open_slow and time.monotonic() < deadline:
-            for sock in list(open_slow):
-                try:
-                    sock.sendall(b"X")
-                    sock.settimeout(0.01)
-                    if sock.recv(1024) == b"":
-                        open_slow.discard(sock)
-                except TimeoutError:
-                    pass
-                except OSError:
-                    open_slow.discard(sock)
-            time.sleep(0.5)
+        open_slow = still_connected(slow, send=b"X")
         assert not open_slow, f"{len(open_slow)} slow clients still connected"
         status, body = precheck(worker)
         assert status == 200
         # The idle clients were let go too: closed to make room at the connection cap, or at
         # their time to send a request (which of the two depends on how fast this machine
         # accepts them; either way none is kept).
-        open_idle = set(idle)
-        deadline = time.monotonic() + TIMEOUT_S + 15
-        while open_idle and time.monotonic() < deadline:
-            for sock in list(open_idle):
-                try:
-                    sock.settimeout(0.01)
-                    if sock.recv(1024) == b"":
-                        open_idle.discard(sock)
-                except TimeoutError:
-                    pass
-                except OSError:
-                    open_idle.discard(sock)
-            time.sleep(0.5)
+        open_idle = still_connected(idle)
         assert not open_idle, f"{len(open_idle)} idle clients still connected"
     finally:
         for sock in idle + slow:
