@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -58,3 +59,39 @@ async def commit_or_redo(consumer: Any, offsets: dict[Any, int]) -> bool:
     except (CommitFailedError, IllegalStateError):
         return False
     return True
+
+
+class Trailing:
+    """A stage's finishing step for one batch (wait for the broker's acknowledgements of what
+    the batch sent, then commit its input offsets), run while the stage reads and processes
+    the next batch, so a worker is not idle for a round trip to the broker per batch.
+
+    At most one batch trails: :meth:`then` finishes the previous one before the next starts,
+    so batches finish (and commit) in the order they were read; a crash redoes at most the
+    batch in flight and the one trailing (at-least-once). An error of the step (the broker
+    gone, not data) is raised by the next :meth:`then` or :meth:`wait`."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[Any] | None = None
+
+    async def then(self, finish: Coroutine[Any, Any, Any]) -> None:
+        """Finish the batch trailing, then let ``finish`` trail."""
+        try:
+            await self.wait()
+        except BaseException:
+            finish.close()  # never started: no "never awaited" warning
+            raise
+        self.task = asyncio.ensure_future(finish)
+
+    async def wait(self) -> None:
+        """Finish the batch trailing, if any (before partitions move, or at the end)."""
+        task, self.task = self.task, None
+        if task is not None:
+            await task
+
+    def done(self) -> bool:
+        return self.task is None or self.task.done()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()

@@ -54,7 +54,7 @@ from stream.ingest import (
     is_deletion,
     registry_key_error,
 )
-from stream.kafka import commit_or_redo, consumer_lag
+from stream.kafka import Trailing, commit_or_redo, consumer_lag
 from stream.outbox import KeyPartitions, Outbox
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
@@ -221,6 +221,9 @@ class Sunlight:
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
             **client_options(settings.kafka_security))
         await consumer.start()
+        # The previous batch's acks and commit, awaited while this one is read and routed.
+        trailing = Trailing()
+        unacked: set[Any] = set()  # the partitions of the batch trailing
         try:
             producer = await self.app.maybe_start_producer()
             while True:
@@ -239,36 +242,49 @@ class Sunlight:
                         await self._ingest_one(feed, message, outbox, pending, latest_ts,
                                                progress)
                 pending.append(await outbox.flush())
-                # After the batch's records are sent: no tick can say "caught up" before them.
-                await self._note_caught_up(consumer, feeds, batches)
+                # After the batch's records are sent: no tick can say "caught up" before them
+                # (nor before the trailing batch's are acknowledged).
+                await self._note_caught_up(consumer, feeds, batches,
+                                           busy=set() if trailing.done() else unacked)
                 if not batches:
+                    if trailing.done():
+                        await trailing.wait()  # raises what the trailing step raised
                     continue
-                await asyncio.gather(*pending)
-                # Progress counts once the broker has the batch: a tick then never reaches a
-                # keyed partition ahead of a record it covers, whatever the producer's retries
-                # across a broker outage do to the order of sends.
-                for tp in batches:
-                    source = f"{tp.topic}:{tp.partition}"
-                    if source in progress:
-                        feed = feeds[tp.topic]
-                        feed.progress[source] = max(progress[source],
-                                                    feed.progress.get(source, float("-inf")))
-                if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
-                                                       for tp, messages in batches.items()}):
-                    log.info("ingest stage: commit skipped (partitions moved)")
-                self.metrics.batch_seconds.labels("ingest").observe(
-                    time.perf_counter() - started)
+                unacked = set(batches)
+                await trailing.then(self._ingested(
+                    consumer, feeds, batches, pending, progress, started))
         finally:
+            trailing.cancel()
             await consumer.stop()
 
+    async def _ingested(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
+                        batches: dict[Any, list[Any]], pending: list[Awaitable[Any]],
+                        progress: dict[str, float], started: float) -> None:
+        """A batch's end, once what it sent is acknowledged: its progress, then its commit."""
+        await asyncio.gather(*pending)
+        # Progress counts once the broker has the batch: a tick then never reaches a keyed
+        # partition ahead of a record it covers, whatever the producer's retries across a
+        # broker outage do to the order of sends.
+        for tp in batches:
+            source = f"{tp.topic}:{tp.partition}"
+            if source in progress:
+                feed = feeds[tp.topic]
+                feed.progress[source] = max(progress[source],
+                                            feed.progress.get(source, float("-inf")))
+        if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
+                                               for tp, messages in batches.items()}):
+            log.info("ingest stage: commit skipped (partitions moved)")
+        self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
+
     async def _note_caught_up(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
-                              batches: dict[Any, list[Any]]) -> None:
+                              batches: dict[Any, list[Any]], busy: set[Any]) -> None:
         """Which of this worker's input partitions have had nothing to read for
         ``source_quiet_s``: such a source stops holding event time back
         (detectors.runner.Runner.observe). Not the moment it is read to its end: while a
         backlog is still being produced, a partition read to its end has more coming within
         milliseconds, and its next records are older than what the others have delivered.
-        Nor while the broker does not answer. Partitions no longer assigned are forgotten:
+        Nor while the broker does not answer, nor while records read from it (``busy``) wait
+        for their acknowledgement. Partitions no longer assigned are forgotten:
         their new owner speaks for them."""
         now, wall = time.monotonic(), time.time()
         since = self._quiet_since
@@ -283,7 +299,7 @@ class Sunlight:
             # (an outage), nobody knows what is waiting there, so it is not quiet.
             answered = consumer.last_poll_timestamp(tp)
             stale = answered is None or wall - answered / 1000 > self.settings.source_quiet_s
-            if (tp in batches or highwater is None or stale
+            if (tp in batches or tp in busy or highwater is None or stale
                     or await consumer.position(tp) < highwater):
                 since.pop(source, None)
                 quiet = False

@@ -26,7 +26,14 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    MutableMapping,
+)
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,7 +45,7 @@ from detectors.runner import Outcome, Runner
 from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS, Settings
 from stream.ingest import Rejected, dead_letter
-from stream.kafka import commit_or_redo, partition_counts
+from stream.kafka import Trailing, commit_or_redo, partition_counts
 from stream.outbox import Outbox
 from stream.privacy import failure
 from stream.security import client_options
@@ -147,6 +154,8 @@ class KeyedStage:
         #: Set once the assigned partitions are restored; cleared while partitions move.
         self.ready = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: The previous batch's acks, changelog write and commit (stream.kafka.Trailing).
+        self.trailing = Trailing()
         #: (metric, feed, stage) -> records of the batch in flight counted there; the
         #: metrics are moved once per batch (a labelled inc per record cost 2% of the CPU).
         self.counts: Counter[tuple[str, str, str]] = Counter()
@@ -170,7 +179,8 @@ class KeyedStage:
     async def revoked(self, revoked: set[TopicPartition]) -> None:
         self.ready.clear()
         self.metrics.keyed_ready.set(0)
-        async with self._lock:  # the batch in flight finishes (and is written) first
+        async with self._lock:  # the batches in flight finish (and are written) first
+            await self.trailing.wait()
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
                 if kind is not None:
@@ -249,21 +259,21 @@ class KeyedStage:
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if not batches:
+                    if self.trailing.done():
+                        await self.trailing.wait()  # raises what the trailing step raised
                     continue
                 started = time.perf_counter()
                 async with self._lock:
-                    await self._batch(batches, producer)
-                    # Partitions moved meanwhile: their next owner redoes the batch against
-                    # the state written above (duplicates are dropped).
-                    if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
-                                                           for tp, messages in batches.items()}):
-                        log.info("keyed stage: commit skipped (partitions moved)")
-                self.metrics.batch_seconds.labels("keyed").observe(
-                    time.perf_counter() - started)
+                    finish = await self._batch(batches, producer, started)
+                    await self.trailing.then(finish)
         finally:
+            self.trailing.cancel()
             await consumer.stop()
 
-    async def _batch(self, batches: dict[TopicPartition, list[Any]], producer: Any) -> None:
+    async def _batch(self, batches: dict[TopicPartition, list[Any]],
+                     producer: Any, started: float) -> Coroutine[Any, Any, None]:
+        """Run a batch through the Runners; returns its finishing step (see :meth:`_finish`),
+        to run while the next batch is processed."""
         pending: list[Awaitable[Any]] = []
         alerts = self.context.publisher.outbox(producer)
         counts = self.counts
@@ -282,18 +292,35 @@ class KeyedStage:
             # Into the store while store.partition is this partition: every key this
             # partition's records and windows changed belongs to it (not yet sent, see below).
             runner.flush()
-        # Alerts and dead letters first; only then the state that marks their events seen.
         pending.append(await alerts.flush())
-        await asyncio.gather(*pending)
-        changelog = self.context.publisher.outbox(producer)
-        for kind, store in self.stores.items():
-            topic = self.changelogs[kind]
-            for key, partition, value in store.take_changes():
-                changelog.add(topic, key.encode(), value, (topic, partition, -1), partition)
-        await (await changelog.flush())
+        # The state as this batch left it (entries are bytes: the next batch cannot change
+        # this copy), written once its alerts are out.
+        changes = {kind: store.take_changes() for kind, store in self.stores.items()}
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
         metrics, self.counts = self.metrics, Counter()
         for (name, feed, stage), n in counts.items():
             getattr(metrics, name).labels(feed, stage).inc(n)
+        return self._finish(pending, changes, offsets, producer, started)
+
+    async def _finish(self, pending: list[Awaitable[Any]],
+                      changes: dict[str, list[tuple[str, int, bytes | None]]],
+                      offsets: dict[TopicPartition, int], producer: Any,
+                      started: float) -> None:
+        """A batch's end: its alerts and dead letters confirmed first; only then the state
+        that marks their events seen; then its input offsets committed."""
+        await asyncio.gather(*pending)
+        changelog = self.context.publisher.outbox(producer)
+        for kind, kind_changes in changes.items():
+            topic = self.changelogs[kind]
+            for key, partition, value in kind_changes:
+                changelog.add(topic, key.encode(), value, (topic, partition, -1), partition)
+        await (await changelog.flush())
+        # Partitions moved meanwhile: their next owner redoes the batch against the state
+        # written above (duplicates are dropped).
+        consumer = self.consumer
+        if consumer is not None and not await commit_or_redo(consumer, offsets):
+            log.info("keyed stage: commit skipped (partitions moved)")
+        self.metrics.batch_seconds.labels("keyed").observe(time.perf_counter() - started)
 
     async def _one(self, message: Any, kind: str, partition: int,
                    pending: list[Awaitable[Any]], alerts: Outbox) -> None:
