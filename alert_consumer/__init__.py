@@ -176,6 +176,7 @@ class AlertConsumer:
         self._consumer = KafkaConsumer(
             topic, bootstrap_servers=bootstrap_servers, group_id=group_id,
             enable_auto_commit=False, auto_offset_reset="earliest", **kafka_options)
+        self._stopping = False
 
     @classmethod
     def from_env(cls, group_id: str, alert_filter: AlertFilter | None = None,
@@ -200,7 +201,8 @@ class AlertConsumer:
         batch on again: a :class:`SeenIds` with a ``path`` drops those."""
         stats = RunStats()
         idle_ms = 0.0
-        while max_alerts is None or stats.handled < max_alerts:
+        self._stopping = False
+        while not self._stopping and (max_alerts is None or stats.handled < max_alerts):
             batches = self._consumer.poll(timeout_ms=500, max_records=500)
             if not batches:
                 idle_ms += 500
@@ -213,7 +215,8 @@ class AlertConsumer:
             try:
                 for tp, messages in batches.items():
                     for message in messages:
-                        if max_alerts is not None and stats.handled >= max_alerts:
+                        if self._stopping or (max_alerts is not None
+                                              and stats.handled >= max_alerts):
                             return stats
                         self._one(message, handler, stats)
                         done[tp] = message.offset + 1
@@ -260,6 +263,20 @@ class AlertConsumer:
         handler(alert)
         self.seen.add(alert.id)
         stats.handled += 1
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after the alert in hand, its batch committed. Safe in a
+        signal handler, unlike the KeyboardInterrupt Ctrl-C raises wherever the Kafka client
+        happens to be (which could leave it unable to close)."""
+        self._stopping = True
+
+    def stop_on_signals(self, *signals: int) -> None:
+        """Ctrl-C (SIGINT) and a service manager's stop (SIGTERM), or ``signals``, call
+        :meth:`stop` (from the main thread)."""
+        import signal
+
+        for sig in signals or (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop())
 
     def close(self) -> None:
         self._consumer.close()

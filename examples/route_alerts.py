@@ -28,4 +28,5 @@ if __name__ == "__main__":
         seen=SeenIds(path=Path("case-router.seen")),  # handled ids survive a restart
     )
     with consumer:
+        consumer.stop_on_signals()  # Ctrl-C: finish the alert in hand, commit, leave the group
         consumer.run(deliver)

@@ -36,23 +36,33 @@ def inbox(folder: Path, name: str) -> list[str]:
         if path.is_file() else []
 
 
-def run_router(world: World, folder: Path, until: int | None) -> subprocess.Popen[bytes]:
-    """Start the example; with ``until``: Ctrl-C it once its inboxes hold that many lines
-    (and 3 s more, time to deliver anything extra)."""
+def start_router(world: World, folder: Path) -> subprocess.Popen[bytes]:
+    """Start the example in ``folder`` (its inboxes)."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": world.bootstrap,
            "SUNLIGHT_TOPIC_PREFIX": world.prefix, "PYTHONPATH": str(ROOT)}
-    router = subprocess.Popen([sys.executable, str(EXAMPLE)], cwd=folder, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if until is None:
-        return router
+    return subprocess.Popen([sys.executable, str(EXAMPLE)], cwd=folder, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def run_router(world: World, folder: Path, until: int) -> str:
+    """Run the example until its inboxes hold ``until`` lines (and 3 s more, time to deliver
+    anything extra), then Ctrl-C it; returns its output. Ctrl-C must stop it cleanly: the
+    alert in hand finished, committed, the group left, exit code 0."""
+    router = start_router(world, folder)
     deadline = time.monotonic() + 60
     while (len(inbox(folder, "inspectors.jsonl")) + len(inbox(folder, "regulator.jsonl"))
            < until and time.monotonic() < deadline and router.poll() is None):
         time.sleep(0.3)
     time.sleep(3)
     router.send_signal(signal.SIGINT)
-    router.wait(timeout=30)
-    return router
+    try:
+        output = router.communicate(timeout=30)[0].decode()
+    except subprocess.TimeoutExpired:
+        router.kill()
+        output = router.communicate()[0].decode()
+        pytest.fail(f"the router did not stop within 30 s of Ctrl-C; its output:\n{output}")
+    assert router.returncode == 0, output
+    return output
 
 
 def test_example_routes_red_and_yellow_once_and_redelivers_after_a_failure(
@@ -72,13 +82,12 @@ def test_example_routes_red_and_yellow_once_and_redelivers_after_a_failure(
         # The inspectors' inbox cannot be written (a folder stands in its place): the router
         # fails on the red alert and stops; nothing red is lost.
         (folder / "inspectors.jsonl").mkdir()
-        router = run_router(world, folder, until=None)
+        router = start_router(world, folder)
         first = router.communicate(timeout=60)[0].decode()
         assert router.returncode != 0 and "IsADirectoryError" in first
         (folder / "inspectors.jsonl").rmdir()
 
-        router = run_router(world, folder, until=2)
-        second = router.communicate()[0].decode()
+        second = run_router(world, folder, until=2)
         # The junk record was reported (by whichever run read its partition) and skipped.
         assert (first + second).count("not a valid alert") == 1
         assert inbox(folder, "inspectors.jsonl") == [red["id"]]
