@@ -113,7 +113,10 @@ class PayerAmountOutlier(Detector):
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        new = _copy(state) if state is not None else {MODEL: self.scorer.new_state(), PENDING: []}
+        # The model is only read here (advance copies it to update it): only the list of
+        # pending payments is copied, not the model's numbers per payment.
+        new = ({MODEL: state[MODEL], PENDING: list(state[PENDING])} if state is not None
+               else {MODEL: self.scorer.new_state(), PENDING: []})
         record = event.record
         new[PENDING].append([event.ts, event.event_id, float(record["amount"]), event.time,
                          event.ref("status", "payer_id", "payee_id", "purpose", "amount",

@@ -128,7 +128,11 @@ class PrescriberConcentration(Detector):
     def process(
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        new = _copy(state) if state is not None else {"d": {}, "w": [], "x": []}
+        # A copy of what an event can change (the days' map, the open windows' list; the day
+        # it counts is copied in _prescription): the state given stays as it was, and a busy
+        # hospital's weeks of days are not copied whole per prescription.
+        new = ({"d": dict(state["d"]), "w": list(state["w"]), "x": state["x"]}
+               if state is not None else {"d": {}, "w": [], "x": []})
         day = _ordinal(event.day)
         if event.feed == "alerts":
             self._spike(new, event, day)
@@ -153,7 +157,10 @@ class PrescriberConcentration(Detector):
 
     def _prescription(self, state: dict[str, Any], event: Event, day: int) -> None:
         record = event.record
-        entry = state["d"].setdefault(str(day), {"c": {}, "t": None})
+        days, name = state["d"], str(day)
+        old = days.get(name)
+        entry = days[name] = ({"c": dict(old["c"]), "t": old["t"]} if old is not None
+                              else {"c": {}, "t": None})
         doctor = record["doctor_id"]
         entry["c"][doctor] = entry["c"].get(doctor, 0) + 1
         latest = [event.ts, event.event_id, event.time]
