@@ -27,6 +27,7 @@ latency     Event-to-alert latency at a fixed input rate: ``--rate`` or half the
             beside the worker's own histograms (sunlight_event_to_alert_seconds,
             sunlight_ingest_to_alert_seconds; bucket-interpolated, coarse) as a cross-check.
 workers     The throughput backlog (same seed and size) drained by two workers in one group,
+            and by ``sunlight worker --processes 2`` (one command, a supervisor and two workers),
             against one worker (the throughput figure of this run, or measured here).
 memory      One worker's resident memory (VmRSS): idle with an empty registry; after
             ``--people`` registry people are loaded; after ``--series`` tracked series (one
@@ -103,6 +104,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (a supervisor's workers listen on
+    SUNLIGHT_WEB_PORT + i)."""
+    while True:
+        base = free_port()
+        if all(_free(base + i) for i in range(1, count)):
+            return base
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def terminate(process: subprocess.Popen[bytes]) -> None:
@@ -197,12 +216,16 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 class Worker:
-    """``sunlight worker`` as an OS process of its own, with its log under var/bench/logs."""
+    """``sunlight worker`` as an OS process of its own, with its log under var/bench/logs; or,
+    with ``processes``, ``sunlight worker --processes N``: a supervisor and its N workers,
+    measured together (metrics of every web port summed, CPU and memory of them all)."""
 
     def __init__(self, settings: Settings, name: str,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, processes: int = 0) -> None:
         self.name = name
-        self.port = free_port()
+        self.processes = processes
+        self.port = free_ports(max(1, processes))
+        self.ports = [self.port + i for i in range(max(1, processes))]
         self.data_dir = ROOT / "var" / "bench" / "data" / f"{settings.topic_prefix}{name}"
         logs = ROOT / "var" / "bench" / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -214,8 +237,11 @@ class Worker:
                "SUNLIGHT_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
                "SUNLIGHT_LOG_LEVEL": "warning", **(extra_env or {})}
         self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], cwd=ROOT,
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        command = [sys.executable, "-m", "stream.cli", "worker"]
+        if processes:
+            command += ["--processes", str(processes)]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
         self.started = time.monotonic()
         self.peak_rss = 0
 
@@ -225,30 +251,44 @@ class Worker:
             raise SystemExit(f"worker {self.name} exited {self.process.returncode}:\n{tail}")
 
     def metrics(self) -> Samples:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
-                                        timeout=10) as response:
-                return Samples(response.read().decode())
-        except OSError:
-            return Samples()
+        bodies = []
+        for port in self.ports:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                            timeout=10) as response:
+                    bodies.append(response.read().decode())
+            except OSError:
+                pass
+        return Samples("\n".join(bodies))
 
     def ready(self) -> bool:
-        return worker_ready(self.port)
+        return all(worker_ready(port) for port in self.ports)
+
+    def pids(self) -> list[int]:
+        """The worker's process, and a supervisor's workers."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [pid, *map(int, children)]
 
     def rss(self) -> int:
-        value = rss_bytes(self.process.pid)
+        value = sum(rss_bytes(pid) for pid in self.pids())
         self.peak_rss = max(self.peak_rss, value)
         return value
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system, every thread) the process has used so far."""
-        return cpu_seconds(self.process.pid)
+        """CPU time (user + system, every thread) the process (and its workers) used so far."""
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def pause(self) -> None:
-        self.process.send_signal(signal.SIGSTOP)
+        for pid in self.pids():
+            os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
+        for pid in self.pids():
+            os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -256,6 +296,8 @@ class Worker:
             terminate(self.process)
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+        for i in range(self.processes):  # a supervisor's workers: <data dir>-<i>
+            shutil.rmtree(f"{self.data_dir}-{i}", ignore_errors=True)
 
 
 def wait_ready(workers: list[Worker], timeout: float, stable_s: float = 3.0) -> float:
@@ -287,8 +329,8 @@ class Deployment:
         create_topics(self.settings)
         self.workers: list[Worker] = []
 
-    def worker(self, extra_env: dict[str, str] | None = None) -> Worker:
-        worker = Worker(self.settings, f"w{len(self.workers)}", extra_env)
+    def worker(self, extra_env: dict[str, str] | None = None, processes: int = 0) -> Worker:
+        worker = Worker(self.settings, f"w{len(self.workers)}", extra_env, processes)
         self.workers.append(worker)
         return worker
 
@@ -531,8 +573,10 @@ async def bare(settings: Settings, total: int, feeds: Iterable[str] = FEEDS) -> 
     return Consumed(count, seconds, cpu)
 
 
-def run_backlog(args: argparse.Namespace, tag: str, n_workers: int) -> dict[str, Any]:
-    """Registry first, workers ready, workers paused, backlog produced, workers drain it."""
+def run_backlog(args: argparse.Namespace, tag: str, n_workers: int,
+                processes: int = 0) -> dict[str, Any]:
+    """Registry first, workers ready, workers paused, backlog produced, workers drain it.
+    With ``processes``: each worker is ``sunlight worker --processes`` that many."""
     dep = Deployment(args, tag)
     try:
         sim = simulation(args)
@@ -541,7 +585,7 @@ def run_backlog(args: argparse.Namespace, tag: str, n_workers: int) -> dict[str,
         people = registry_size(sim, args.people)
         print(f"  [{tag}] registry: {reg.count:,} records ({people:,} people) produced in "
               f"{reg.seconds:.1f}s")
-        workers = [dep.worker() for _ in range(n_workers)]
+        workers = [dep.worker(processes=processes) for _ in range(n_workers)]
         ready_s = wait_ready(workers, timeout=120 + people / 2000)
         print(f"  [{tag}] {n_workers} worker(s) ready in {ready_s:.1f}s; pausing them while "
               "the backlog is produced")
@@ -637,12 +681,18 @@ def part_workers(args: argparse.Namespace, results: dict[str, Any]) -> list[Row]
     if one is None:
         one = run_backlog(args, "one-worker", 1)
     two = run_backlog(args, "two-workers", 2)
-    r = {"one": one, "two": two, "speedup": two["events_per_s"] / one["events_per_s"]}
+    # The same two from one command: a supervisor (sunlight worker --processes 2).
+    unit = run_backlog(args, "processes", 1, processes=2)
+    r = {"one": one, "two": two, "processes_2": unit,
+         "speedup": two["events_per_s"] / one["events_per_s"],
+         "speedup_processes_2": unit["events_per_s"] / one["events_per_s"]}
     results["workers"] = r
     return [("workers", "one worker, events/s", f"{one['events_per_s']:,.0f}"),
             ("workers", "two workers (one group, 2 cores), events/s",
              f"{two['events_per_s']:,.0f}"),
             ("workers", "speed-up two / one", f"{r['speedup']:.2f}"),
+            ("workers", "`worker --processes 2` (one command), events/s; speed-up / one",
+             f"{unit['events_per_s']:,.0f}; {r['speedup_processes_2']:.2f}"),
             ("workers", "CPU µs per event: one / two workers (all of them)",
              f"{one['cpu_us_per_event']:,.0f} / {two['cpu_us_per_event']:,.0f}"),
             ("workers", "two workers' peak RSS, MB",
