@@ -3,8 +3,9 @@ batch per partition (aiokafka's ``create_batch`` / ``send_batch``) with one conf
 
 Why: aiokafka's per-message ``send()`` (partition lookup, accumulator, a future per message,
 and the task that waits on it) cost several times the batch API per message here, a fifth of a
-busy worker's CPU (py-spy). Partitions are looked up once per topic per flush, with the
-producer's own partitioner, so a message lands where ``send()`` would have put it.
+busy worker's CPU (py-spy). Partitions are looked up once per topic per flush, with aiokafka's
+default partitioner (the producer's, Faust setting none), so a message lands where ``send()``
+would have put it (``tests/integration/test_outbox.py`` checks both on a real broker).
 
 The guarantees stay those of ``send()``: messages of a partition keep the order they were
 added in, and the awaitable :meth:`Outbox.flush` returns completes once the broker has
@@ -18,8 +19,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 #: (topic, partition, offset) of the input record a message comes from (for dead letters).
@@ -43,7 +45,7 @@ class Outbox:
                  refused: Callable[[BaseException], bool], by_key: KeyPartitions) -> None:
         #: Faust's producer (``send_one`` takes it) and the aiokafka producer inside it.
         self.producer = producer
-        self.client = producer._ensure_producer()
+        self.client = inner_producer(producer)
         self.send_one = send_one
         self.refused = refused
         self.topics: dict[str, list[Message]] = {}
@@ -71,11 +73,9 @@ class Outbox:
         self.topics, self.flushed = {}, asyncio.get_running_loop().create_future()
         confirmations: list[Awaitable[None]] = []
         for topic, messages in topics.items():
-            await client.client._wait_on_metadata(topic)
-            metadata = client._metadata
-            partitions = sorted(metadata.partitions_for_topic(topic))
-            available = list(metadata.available_partitions_for_topic(topic))
-            partitioner = client._partitioner
+            partitions = sorted(await client.partitions_for(topic))  # waits for metadata
+            available = list(client.client.cluster.available_partitions_for_topic(topic))
+            partitioner = _PARTITIONER
             known_partitions, cache = self.by_key.get(topic, (None, {}))
             if known_partitions != partitions or len(cache) > _MAX_CACHED_KEYS:
                 cache = {}
@@ -135,6 +135,13 @@ class Outbox:
 
 
 _PARTITIONER = DefaultPartitioner()
+
+
+def inner_producer(producer: Any) -> AIOKafkaProducer:
+    """The aiokafka producer inside Faust's (``app.producer``), for aiokafka's batch API, which
+    Faust does not expose. The one place Sunlight reaches into a library's private attributes:
+    ``tests/integration/test_outbox.py`` fails if a Faust upgrade changes it."""
+    return cast(AIOKafkaProducer, producer._ensure_producer())
 
 
 @lru_cache(maxsize=1 << 18)
