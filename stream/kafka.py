@@ -92,6 +92,12 @@ class Trailing:
     def done(self) -> bool:
         return self.task is None or self.task.done()
 
+    async def check(self) -> None:
+        """While the stage is idle: clear the trailing batch once it has finished, raising
+        what its step raised (the broker gone); never waits for it."""
+        if self.task is not None and self.task.done():
+            await self.wait()
+
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()

@@ -247,8 +247,7 @@ class Sunlight:
                 await self._note_caught_up(consumer, feeds, batches,
                                            busy=set() if trailing.done() else unacked)
                 if not batches:
-                    if trailing.done():
-                        await trailing.wait()  # raises what the trailing step raised
+                    await trailing.check()
                     continue
                 unacked = set(batches)
                 await trailing.then(self._ingested(

@@ -259,8 +259,7 @@ class KeyedStage:
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if not batches:
-                    if self.trailing.done():
-                        await self.trailing.wait()  # raises what the trailing step raised
+                    await self.trailing.check()
                     continue
                 started = time.perf_counter()
                 async with self._lock:
