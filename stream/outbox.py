@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 #: (topic, partition, offset) of the input record a message comes from (for dead letters).
@@ -38,11 +38,22 @@ SendOne = Callable[[Any, str, bytes | None, bytes | None, int | None, Origin,
                     Headers | None], Awaitable[Awaitable[None]]]
 
 
+class Tracker(Protocol):
+    """Told of each batch sent to a partition and, once it is over, of the offset past its
+    last message (None: unknown). The worker's in-process handover uses it
+    (stream/worker/handover.py)."""
+
+    def sent(self, tp: TopicPartition) -> None: ...
+
+    def confirmed(self, tp: TopicPartition, next_offset: int | None) -> None: ...
+
+
 class Outbox:
     """Messages to send, per topic in the order added, until :meth:`flush`."""
 
     def __init__(self, producer: Any, send_one: SendOne,
-                 refused: Callable[[BaseException], bool], by_key: KeyPartitions) -> None:
+                 refused: Callable[[BaseException], bool], by_key: KeyPartitions,
+                 tracker: Tracker | None = None) -> None:
         #: Faust's producer (``send_one`` takes it) and the aiokafka producer inside it.
         self.producer = producer
         self.client = inner_producer(producer)
@@ -52,6 +63,7 @@ class Outbox:
         #: Kept by the caller from one outbox to the next: the partitioner (murmur2, in
         #: Python) runs once per key while the topic's partitions stay the same.
         self.by_key = by_key
+        self.tracker = tracker
         #: Done once the messages added so far are confirmed (by the next :meth:`flush`).
         self.flushed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -71,7 +83,7 @@ class Outbox:
         anything sent to the same partitions after."""
         client, topics, flushed = self.client, self.topics, self.flushed
         self.topics, self.flushed = {}, asyncio.get_running_loop().create_future()
-        confirmations: list[Awaitable[None]] = []
+        confirmations: list[Awaitable[Any]] = []
         for topic, messages in topics.items():
             partitions = sorted(await client.partitions_for(topic))  # waits for metadata
             available = list(client.client.cluster.available_partitions_for_topic(topic))
@@ -101,9 +113,9 @@ class Outbox:
         return flushed
 
     async def _send(self, topic: str, partition: int,
-                    messages: list[Message]) -> list[Awaitable[None]]:
+                    messages: list[Message]) -> list[Awaitable[Any]]:
         client = self.client
-        sent: list[Awaitable[None]] = []
+        sent: list[Awaitable[Any]] = []
         batch, held = client.create_batch(), 0
         for index, (key, value, _, _, headers) in enumerate(messages):
             if batch.append(timestamp=None, key=key, value=value, headers=headers or []) is None:
@@ -115,16 +127,23 @@ class Outbox:
         return sent
 
     async def _submit(self, batch: Any, topic: str, partition: int,
-                      messages: list[Message]) -> Awaitable[None]:
+                      messages: list[Message]) -> Awaitable[Any]:
         batch.close()  # nothing else joins it: its messages are exactly ``messages``
         future = await self.client.send_batch(batch, topic, partition=partition)
-        return asyncio.ensure_future(self._confirmed(future, topic, partition, messages))
+        confirmed = self._confirmed(future, topic, partition, messages)
+        if self.tracker is not None:
+            tp = TopicPartition(topic, partition)
+            self.tracker.sent(tp)
+            return asyncio.ensure_future(_tracked(confirmed, self.tracker, tp))
+        return asyncio.ensure_future(confirmed)
 
     async def _confirmed(self, future: Awaitable[Any], topic: str, partition: int,
-                         messages: list[Message]) -> None:
+                         messages: list[Message]) -> int | None:
+        """Wait for the broker; returns the offset past the batch's last message (None when
+        the broker refused it and it went one message at a time)."""
         try:
-            await future
-            return
+            metadata = await future
+            return None if metadata is None else int(metadata.offset) + len(messages)
         except Exception as exc:
             if not self.refused(exc):
                 raise
@@ -132,6 +151,16 @@ class Outbox:
         for key, value, _, origin, headers in messages:
             await (await self.send_one(self.producer, topic, key, value, partition, origin,
                                        headers))
+        return None
+
+
+async def _tracked(confirmed: Awaitable[int | None], tracker: Tracker,
+                   tp: TopicPartition) -> None:
+    next_offset = None
+    try:
+        next_offset = await confirmed
+    finally:
+        tracker.confirmed(tp, next_offset)
 
 
 _PARTITIONER = DefaultPartitioner()

@@ -29,7 +29,7 @@ from typing import Any, cast
 import faust
 import orjson
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import (
     CorruptRecordException,
     MessageSizeTooLargeError,
@@ -55,12 +55,13 @@ from stream.ingest import (
     registry_key_error,
 )
 from stream.kafka import Trailing, commit_or_redo, consumer_lag
-from stream.outbox import KeyPartitions, Outbox
+from stream.outbox import KeyPartitions, Outbox, Tracker, inner_producer, key_partition
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
 from stream.topology import VERDICTS_TABLE, Topology
-from stream.worker.keyed import KeyedContext, KeyedStage, StateStore
+from stream.worker.handover import Handover
+from stream.worker.keyed import Handoff, KeyedContext, KeyedStage, StateStore, Work
 from stream.worker.metrics import Metrics
 from stream.worker.precheck import PrecheckContext
 from stream.worker.precheck import handler as precheck_handler
@@ -69,6 +70,11 @@ from stream.worker.verdicts import VerdictsContext, VerdictsStage
 from stream.worker.web import WebServer
 
 log = logging.getLogger("sunlight")
+
+#: How many times its input size a record's repartition envelope can be at most: orjson
+#: writes 1e15 as 1000000000000000.0, NFKC makes up to 18 characters of one. Only a record
+#: this close to the limit has its envelope's size measured before it is routed.
+ENVELOPE_GROWTH = 32
 
 #: Feeds that carry alert ids, and how to read the id: verdicts are kept per alert id.
 VERDICT_FEEDS: dict[str, Callable[[Event], tuple[str, ...]]] = {
@@ -209,8 +215,9 @@ class Sunlight:
         the one the watermark ticks use, so no tick overtakes a record it covers."""
         settings = self.settings
         feeds = {f.topic: f for f in map(self._ingest_feed, self.topology.ingest_feeds)}
+        route_topics = sorted({topic for feed in feeds.values() for topic, _ in feed.routes})
         self.ingest_consumer = consumer = AIOKafkaConsumer(
-            *feeds, bootstrap_servers=settings.bootstrap_servers,
+            bootstrap_servers=settings.bootstrap_servers,
             group_id=self.topology.groups["ingest"], enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=5000,
             # Small fetches per partition, so a backlog is read across topics and partitions
@@ -220,27 +227,56 @@ class Sunlight:
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
             **client_options(settings.kafka_security))
+        # Input partitions taken over may have records in the repartition topics: the keyed
+        # stage reads those before it takes any handed over (stream/worker/handover.py).
+        consumer.subscribe(list(feeds), listener=_Moved(self.keyed.handover))
         await consumer.start()
         # The previous batch's acks and commit, awaited while this one is read and routed.
         trailing = Trailing()
         unacked: set[Any] = set()  # the partitions of the batch trailing
+        handover = self.keyed.handover
+        in_process = self.metrics.records_routed.labels("in_process")
+        by_topic = self.metrics.records_routed.labels("topic")
         try:
             producer = await self.app.maybe_start_producer()
+            client = inner_producer(producer)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 started = time.perf_counter()
                 pending: list[Awaitable[Any]] = []
-                outbox = self.outbox(producer)
+                #: keyed partition -> the events routed there, in the order read
+                work: dict[TopicPartition, list[Handoff]] = {}
                 #: input source ("topic:partition") -> largest event time routed in this batch
                 progress: dict[str, float] = {}
                 latest_ts = time.time() + settings.future_tolerance_s
+                partitions = {topic: len(await client.partitions_for(topic))
+                              for topic in route_topics}
                 for tp, messages in batches.items():
                     feed = feeds[tp.topic]
                     feed.records_in.inc(len(messages))
                     feed.last_seen.set(time.time())
                     for message in messages:
-                        await self._ingest_one(feed, message, outbox, pending, latest_ts,
-                                               progress)
+                        await self._ingest_one(feed, message, work, pending, latest_ts,
+                                               progress, partitions)
+                # What this worker's keyed stage can run now runs in-process; the rest goes
+                # by the repartition topics (stream/worker/handover.py).
+                taken: set[TopicPartition] = set()
+                if work:
+                    taken, done = await self.keyed.take(work, producer)
+                    pending.append(done)
+                outbox = self.outbox(producer, tracker=handover)
+                envelopes: dict[int, bytes] = {}  # one per record, whatever its routes
+                for tp, handed in work.items():
+                    (in_process if tp in taken else by_topic).inc(len(handed))
+                    if tp not in taken:
+                        for item in handed:
+                            event = item.event
+                            value = envelopes.get(id(event))
+                            if value is None:
+                                value = envelopes[id(event)] = item.envelope()
+                            outbox.add(tp.topic, item.key.encode(), value,
+                                       (event.topic, event.partition, event.offset),
+                                       tp.partition)
                 pending.append(await outbox.flush())
                 # After the batch's records are sent: no tick can say "caught up" before them
                 # (nor before the trailing batch's are acknowledged).
@@ -307,11 +343,12 @@ class Sunlight:
             caught.setdefault(feed.name, {})[source] = quiet
         self.source_caught_up = caught
 
-    async def _ingest_one(self, feed: IngestFeed, message: Any, outbox: Outbox,
+    async def _ingest_one(self, feed: IngestFeed, message: Any,
+                          work: dict[TopicPartition, list[Handoff]],
                           pending: list[Awaitable[Any]], latest_ts: float,
-                          progress: dict[str, float]) -> None:
+                          progress: dict[str, float], partitions: dict[str, int]) -> None:
         try:
-            await self._route(feed, message, outbox, pending, latest_ts, progress)
+            await self._route(feed, message, work, pending, latest_ts, progress, partitions)
         except Exception as exc:  # a poison record: it goes to dead-letters, the stage goes on
             log.error("ingest failed on %s[%s]@%s: %s", message.topic, message.partition,
                       message.offset, failure(exc))
@@ -320,9 +357,12 @@ class Sunlight:
                          message.value, message.key, message.topic, message.partition,
                          message.offset, self.settings.max_message_bytes), feed.topic))
 
-    async def _route(self, feed: IngestFeed, message: Any, outbox: Outbox,
+    async def _route(self, feed: IngestFeed, message: Any,
+                     work: dict[TopicPartition, list[Handoff]],
                      pending: list[Awaitable[Any]], latest_ts: float,
-                     progress: dict[str, float]) -> None:
+                     progress: dict[str, float], partitions: dict[str, int]) -> None:
+        """Decode and validate one input record, and add it to ``work`` under each keyed
+        partition it goes to (``partitions``: each repartition topic's count)."""
         settings = self.settings
         if is_deletion(feed.name, message.value, message.key):
             return  # the registry view deletes the entry: nothing to route, nothing rejected
@@ -344,24 +384,29 @@ class Sunlight:
         routed = [(keyed_topic, key) for keyed_topic, keys in feed.routes
                   for key in keys(result)]
         if routed:
-            envelope = orjson.dumps({
-                "feed": feed.name, "topic": message.topic,
-                "partition": message.partition, "offset": message.offset,
-                "ts": result.ts, "ingest_ts": time.time(),
-                "record": result.record,
-            })
+            ingest_ts = time.time()
+            handed = [Handoff(key, result, ingest_ts, message.key, message.value)
+                      for _, key in routed]
+            # Whether it goes by the topic or not, a record whose repartition envelope
+            # Sunlight could not publish is refused the same, before any copy is routed.
             room = settings.max_message_bytes - FRAMING_BYTES
-            too_big = max(len(envelope) + len(key) for _, key in routed)
-            if too_big > room:  # before any copy is sent: all of the record's routes or none
-                pending.append(await self.reject(_failure(
-                    "oversized", f"the record's repartition envelope is {too_big} bytes, over "
-                    f"the {room} bytes Sunlight may publish (SUNLIGHT_MAX_MESSAGE_BYTES)",
-                    message.value, message.key, message.topic, message.partition,
-                    message.offset, settings.max_message_bytes), feed.topic))
-                return
-            origin = (message.topic, message.partition, message.offset)
-            for keyed_topic, key in routed:
-                outbox.add(keyed_topic, key.encode(), envelope, origin)
+            if len(message.value) * ENVELOPE_GROWTH + FRAMING_BYTES > room:
+                too_big = max(len(item.envelope()) + len(item.key) for item in handed)
+                if too_big > room:
+                    pending.append(await self.reject(_failure(
+                        "oversized", f"the record's repartition envelope is {too_big} bytes, "
+                        f"over the {room} bytes Sunlight may publish "
+                        "(SUNLIGHT_MAX_MESSAGE_BYTES)", message.value, message.key,
+                        message.topic, message.partition, message.offset,
+                        settings.max_message_bytes), feed.topic))
+                    return
+            for (keyed_topic, key), item in zip(routed, handed, strict=True):
+                tp = TopicPartition(keyed_topic,
+                                    key_partition(key.encode(), partitions[keyed_topic]))
+                routes = work.get(tp)
+                if routes is None:
+                    routes = work[tp] = []
+                routes.append(item)
         if feed.ticking:  # the feed's progress moves once the outbox is sent (see _ingest)
             source = f"{message.topic}:{message.partition}"
             if result.ts > progress.get(source, float("-inf")):
@@ -385,13 +430,21 @@ class Sunlight:
             self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
             value = orjson.dumps({"tick": tick})
             producer = await self.app.maybe_start_producer()  # the ingest stage's producer
-            for partition in range(self.settings.partitions):
-                await producer.send(kind.topic, None, value, partition, None, None)
+            # In-process where the records went in-process: a tick never overtakes them.
+            work: dict[TopicPartition, list[Work]] = {
+                TopicPartition(kind.topic, partition): [tick]
+                for partition in range(self.settings.partitions)}
+            taken, done = await self.keyed.take(work, producer)
+            done.add_done_callback(_seen)  # its failure is the keyed stage's to raise
+            for tp in work:
+                if tp not in taken:
+                    sent = await producer.send(tp.topic, None, value, tp.partition, None, None)
+                    self.keyed.handover.track(tp, asyncio.ensure_future(sent))
 
-    def outbox(self, producer: Any) -> Outbox:
+    def outbox(self, producer: Any, tracker: Tracker | None = None) -> Outbox:
         """A produce batch on ``producer`` (the app's): messages it refuses are dead-lettered
         as :meth:`send` does."""
-        return Outbox(producer, self.send, _refused, self._key_partitions)
+        return Outbox(producer, self.send, _refused, self._key_partitions, tracker)
 
     async def send(self, producer: Any, topic: str, key: bytes | None, value: bytes | None,
                    partition: int | None, origin: tuple[str, int, int],
@@ -650,3 +703,21 @@ def _refused(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__
     return False
+
+
+class _Moved(ConsumerRebalanceListener):
+    """The ingest stage's partitions moved: see stream/worker/handover.py."""
+
+    def __init__(self, handover: Handover) -> None:
+        self.handover = handover
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.handover.moved()
+
+
+def _seen(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()

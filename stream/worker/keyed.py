@@ -30,9 +30,11 @@ from collections.abc import (
     Awaitable,
     Callable,
     Coroutine,
+    Iterable,
     Iterator,
     Mapping,
     MutableMapping,
+    Sequence,
 )
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,6 +52,7 @@ from stream.outbox import Outbox
 from stream.privacy import failure
 from stream.security import client_options
 from stream.topology import Kind
+from stream.worker.handover import Handover
 from stream.worker.metrics import Metrics
 
 log = logging.getLogger("sunlight.keyed")
@@ -122,6 +125,33 @@ class Publisher(Protocol):
     async def reject(self, rejected: Rejected, topic_name: str) -> Awaitable[None]: ...
 
 
+@dataclass(slots=True)
+class Handoff:
+    """An event the ingest stage hands over in-process, under one of its keys (see
+    :meth:`KeyedStage.take`): what it would otherwise have sent as a repartitioned message."""
+
+    key: str
+    event: Event
+    ingest_ts: float
+    #: The input record's key and bytes: its dead letter if the stage fails on it.
+    raw_key: bytes | None
+    raw: bytes | None
+
+    def envelope(self) -> bytes:
+        """The repartitioned message that carries it by the topic instead (read back by
+        :meth:`KeyedStage._message`)."""
+        event = self.event
+        return orjson.dumps({
+            "feed": event.feed, "topic": event.topic, "partition": event.partition,
+            "offset": event.offset, "ts": event.ts, "ingest_ts": self.ingest_ts,
+            "record": event.record,
+        })
+
+
+#: A keyed partition's work handed over in-process: events, and watermark ticks (a mapping).
+Work = Handoff | Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class KeyedContext:
     """What the keyed stage uses of its worker, and nothing else."""
@@ -156,6 +186,8 @@ class KeyedStage:
         self._lock = asyncio.Lock()
         #: The previous batch's acks, changelog write and commit (stream.kafka.Trailing).
         self.trailing = Trailing()
+        #: Which keyed partitions the ingest stage may hand events to in-process.
+        self.handover = Handover()
         #: (metric, feed, stage) -> records of the batch in flight counted there; the
         #: metrics are moved once per batch (a labelled inc per record cost 2% of the CPU).
         self.counts: Counter[tuple[str, str, str]] = Counter()
@@ -192,6 +224,7 @@ class KeyedStage:
         async with self._lock:
             started = time.monotonic()
             restored = await self._restore(assigned)
+            self.handover.moved()
             for runner in self.runners.values():
                 runner.forget_partitions()
             took = time.monotonic() - started
@@ -257,13 +290,17 @@ class KeyedStage:
         try:
             producer = await context.producer()
             while True:
+                if self.handover.stale:
+                    await self.handover.refresh(consumer)
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 if not batches:
                     await self.trailing.check()
                     continue
                 started = time.perf_counter()
+                self.handover.fetched = set(batches)  # read, not yet run: no handover there
                 async with self._lock:
                     finish = await self._batch(batches, producer, started)
+                    self.handover.fetched = set()
                     await self.trailing.then(finish)
         finally:
             self.trailing.cancel()
@@ -275,28 +312,63 @@ class KeyedStage:
         to run while the next batch is processed."""
         pending: list[Awaitable[Any]] = []
         alerts = self.context.publisher.outbox(producer)
-        counts = self.counts
         for tp, messages in batches.items():
-            kind = self.kind_of_topic[tp.topic]
-            runner, store = self.runners[kind], self.stores[kind]
-            store.partition = partition = tp.partition
-            for message in messages:
-                try:
-                    await self._one(message, kind, partition, pending, alerts)
-                except Exception as exc:  # a poison record: dead-lettered, the stage goes on
-                    log.error("keyed stage failed on %s[%s]@%s: %s", message.topic,
-                              message.partition, message.offset, failure(exc))
-                    await self._poison(message, exc, pending)
-                    runner.commit()  # what it changed counts: the record is dealt with
-            # Into the store while store.partition is this partition: every key this
-            # partition's records and windows changed belongs to it (not yet sent, see below).
-            runner.flush()
+            await self._partition(tp, messages, self._message, pending, alerts)
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
+        return await self._close(pending, alerts, offsets, producer, started)
+
+    async def take(self, work: Mapping[TopicPartition, Sequence[Work]], producer: Any
+                   ) -> tuple[set[TopicPartition], asyncio.Future[None]]:
+        """The ingest stage's in-process handover: run now the work of every keyed partition
+        this worker may take (:class:`Handoff` says which), as if it had been read from
+        the partition, with no second trip through Kafka. Returns the partitions taken (the
+        rest is the caller's to send) and what completes once their work is finished as a
+        batch's is (alerts confirmed, then state written): the caller commits its own input
+        offsets only then."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        async with self._lock:
+            taken = await self.handover.takeable(self.consumer, work, self.ready.is_set())
+            if not taken:
+                done.set_result(None)
+                return taken, done
+            started = time.perf_counter()
+            pending: list[Awaitable[Any]] = []
+            alerts = self.context.publisher.outbox(producer)
+            for tp in taken:
+                await self._partition(tp, work[tp], self._work, pending, alerts)
+            finish = await self._close(pending, alerts, {}, producer, started)
+            await self.trailing.then(_signalling(finish, done))
+        return taken, done
+
+    async def _partition(self, tp: TopicPartition, items: Iterable[Any],
+                         one: Callable[..., Awaitable[None]], pending: list[Awaitable[Any]],
+                         alerts: Outbox) -> None:
+        """Run one keyed partition's records (``one`` runs each: a message read from the
+        partition, or work handed over) through its kind's Runner."""
+        kind = self.kind_of_topic[tp.topic]
+        runner, store = self.runners[kind], self.stores[kind]
+        store.partition = partition = tp.partition
+        for item in items:
+            try:
+                await one(item, kind, partition, pending, alerts)
+            except Exception as exc:  # a poison record: dead-lettered, the stage goes on
+                log.error("keyed stage failed on a record of %s[%s]: %s", tp.topic,
+                          partition, failure(exc))
+                await self._poison(item, exc, pending)
+                runner.commit()  # what it changed counts: the record is dealt with
+        # Into the store while store.partition is this partition: every key this partition's
+        # records and windows changed belongs to it (not yet sent, see _finish).
+        runner.flush()
+
+    async def _close(self, pending: list[Awaitable[Any]], alerts: Outbox,
+                     offsets: dict[TopicPartition, int], producer: Any,
+                     started: float) -> Coroutine[Any, Any, None]:
+        """Send a batch's alerts; returns its finishing step."""
         pending.append(await alerts.flush())
         # The state as this batch left it (entries are bytes: the next batch cannot change
         # this copy), written once its alerts are out.
         changes = {kind: store.take_changes() for kind, store in self.stores.items()}
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
-        metrics, self.counts = self.metrics, Counter()
+        metrics, counts, self.counts = self.metrics, self.counts, Counter()
         for (name, feed, stage), n in counts.items():
             getattr(metrics, name).labels(feed, stage).inc(n)
         return self._finish(pending, changes, offsets, producer, started)
@@ -317,53 +389,91 @@ class KeyedStage:
         # Partitions moved meanwhile: their next owner redoes the batch against the state
         # written above (duplicates are dropped).
         consumer = self.consumer
-        if consumer is not None and not await commit_or_redo(consumer, offsets):
+        if (offsets and consumer is not None
+                and not await commit_or_redo(consumer, offsets)):
             log.info("keyed stage: commit skipped (partitions moved)")
         self.metrics.batch_seconds.labels("keyed").observe(time.perf_counter() - started)
 
-    async def _one(self, message: Any, kind: str, partition: int,
-                   pending: list[Awaitable[Any]], alerts: Outbox) -> None:
-        """Run one repartitioned record (or watermark tick) through its kind's Runner."""
-        publisher = self.context.publisher
-        runner, stage = self.runners[kind], self.context.kinds[kind].stage
+    async def _message(self, message: Any, kind: str, partition: int,
+                       pending: list[Awaitable[Any]], alerts: Outbox) -> None:
+        """A repartitioned record (or watermark tick) read from a keyed partition."""
         envelope = orjson.loads(message.value)
-        now = time.time()
         if "tick" in envelope:
-            outcome = runner.tick(envelope["tick"], partition, now)
-            await publisher.settle(outcome, None, now, pending, alerts)
-            runner.commit()
+            await self._work(envelope["tick"], kind, partition, pending, alerts)
             return
-        key = message.key.decode()
         event = Event(envelope["feed"], envelope["record"], envelope["ts"],
                       envelope["topic"], envelope["partition"], envelope["offset"])
+        await self._event(event, message.key.decode(), envelope["ingest_ts"], kind,
+                          partition, pending, alerts)
+
+    async def _work(self, work: Work, kind: str, partition: int,
+                    pending: list[Awaitable[Any]], alerts: Outbox) -> None:
+        """An event handed over in-process, or a watermark tick."""
+        if isinstance(work, Handoff):
+            await self._event(work.event, work.key, work.ingest_ts, kind, partition, pending,
+                              alerts)
+            return
+        runner, now = self.runners[kind], time.time()
+        outcome = runner.tick(work, partition, now)
+        await self.context.publisher.settle(outcome, None, now, pending, alerts)
+        runner.commit()
+
+    async def _event(self, event: Event, key: str, ingest_ts: float, kind: str,
+                     partition: int, pending: list[Awaitable[Any]], alerts: Outbox) -> None:
+        """Run one event through its kind's Runner under ``key``."""
+        runner, stage = self.runners[kind], self.context.kinds[kind].stage
         feedback = event.feed in FEEDBACK_FEEDS  # alerts read back don't move time
-        source = "" if feedback else f"{envelope['topic']}:{envelope['partition']}"
-        outcome = runner.handle(event, key, partition, source=source, now=now)
+        source = "" if feedback else f"{event.topic}:{event.partition}"
+        outcome = runner.handle(event, key, partition, source=source, now=time.time())
         if outcome.duplicate:
             self.counts["duplicates_dropped", event.feed, stage] += 1
             return
-        await publisher.settle(outcome, event, envelope["ingest_ts"], pending, alerts)
+        await self.context.publisher.settle(outcome, event, ingest_ts, pending, alerts)
         runner.commit()
         self.counts["events_processed", event.feed, stage] += 1
 
-    async def _poison(self, message: Any, exc: Exception,
+    async def _poison(self, item: Any, exc: Exception,
                       pending: list[Awaitable[Any]]) -> None:
         """Dead-letter a record the stage failed on: as the input record it came from when
-        its envelope can be read, else as the repartitioned message itself."""
-        topic, partition, offset, raw = (message.topic, message.partition, message.offset,
-                                         message.value)
-        try:
-            envelope = orjson.loads(message.value)
-            topic, partition, offset = (envelope["topic"], envelope["partition"],
-                                        envelope["offset"])
-            raw = orjson.dumps(envelope["record"])
-        except Exception:  # noqa: S110 - unreadable envelope: keep the message as it is
-            pass
+        that can be told (handed over, or a readable envelope), else as the repartitioned
+        message itself."""
+        if isinstance(item, Handoff):
+            event = item.event
+            topic, partition, offset, raw, key = (event.topic, event.partition, event.offset,
+                                                  item.raw, item.raw_key)
+        elif isinstance(item, Mapping):  # a tick handed over: nothing of an input to keep
+            topic, partition, offset, raw, key = "", -1, -1, orjson.dumps(item), None
+        else:
+            topic, partition, offset, raw, key = (item.topic, item.partition, item.offset,
+                                                  item.value, item.key)
+            try:
+                envelope = orjson.loads(item.value)
+                topic, partition, offset = (envelope["topic"], envelope["partition"],
+                                            envelope["offset"])
+                raw = orjson.dumps(envelope["record"])
+            except Exception:  # noqa: S110 - unreadable envelope: keep the message as it is
+                pass
         err = RecordError("processing_error", f"Sunlight failed on this record: {exc!r}")
-        letter = dead_letter(err, raw, message.key, topic, partition, offset,
+        letter = dead_letter(err, raw, key, topic, partition, offset,
                              self.settings.max_message_bytes)
         pending.append(await self.context.publisher.reject(
             Rejected(err.code, err.reason, letter), topic))
+
+
+async def _signalling(finish: Coroutine[Any, Any, None], done: asyncio.Future[None]) -> None:
+    """Run ``finish``, then complete ``done`` with its outcome."""
+    try:
+        await finish
+    except asyncio.CancelledError:
+        done.cancel()
+        raise
+    except BaseException as exc:
+        if not done.done():
+            done.set_exception(exc)
+        raise
+    if not done.done():
+        done.set_result(None)
+
 
 class _Listener(ConsumerRebalanceListener):
     def __init__(self, stage: KeyedStage) -> None:

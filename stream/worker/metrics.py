@@ -16,6 +16,11 @@ class Metrics:
         r = self.registry
         self.records_in = Counter(
             "sunlight_records_in", "Input records read, per topic", ["topic"], registry=r)
+        self.records_routed = Counter(
+            "sunlight_records_routed",
+            "Events the ingest stage routed to a keyed partition, per path: in_process (handed "
+            "to this worker's keyed stage) or topic (the repartition topic)", ["path"],
+            registry=r)
         self.records_rejected = Counter(
             "sunlight_records_rejected",
             "Input records sent to dead-letters, per topic and reason code",

@@ -124,5 +124,10 @@ def test_rebalance_gives_the_same_alerts(bootstrap: str, tmp_path: Path) -> None
         first.stop()  # leaves the group: its partitions and state move to the second
         produce(world, events[2 * third:])
         check(world.read("alerts", expect=len(expected), timeout=240, distinct="id"), expected)
+        # Both paths ran: events for the other worker's keyed partitions by the topic, the
+        # rest handed over in-process (stream/worker/handover.py).
+        routed = second.metrics()
+        assert routed.get('sunlight_records_routed_total{path="topic"}', 0.0) > 0
+        assert routed.get('sunlight_records_routed_total{path="in_process"}', 0.0) > 0
     finally:
         world.close()
