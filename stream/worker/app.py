@@ -7,6 +7,8 @@ Flow (one way): input topic (raw bytes, any key, any partition count)
      ``<app>-keyed-<kind>`` topic (stream/topology.py names every topic and stage)
   -> keyed stage (a batch consumer group, stream/worker/keyed.py): drop duplicate event_ids, run the
      detectors with per-key state, publish alerts.
+  (Where this worker owns the keyed partition and has read it up to date, the ingest stage
+  hands the event over in-process instead: stream/worker/handover.py.)
 
 Guarantees: at-least-once. Each stage commits its input offsets only once what it sent for
 them is confirmed by the broker: the ingest stage its repartitioned records and dead letters,
@@ -234,9 +236,6 @@ class Sunlight:
         # The previous batch's acks and commit, awaited while this one is read and routed.
         trailing = Trailing()
         unacked: set[Any] = set()  # the partitions of the batch trailing
-        handover = self.keyed.handover
-        in_process = self.metrics.records_routed.labels("in_process")
-        by_topic = self.metrics.records_routed.labels("topic")
         try:
             producer = await self.app.maybe_start_producer()
             client = inner_producer(producer)
@@ -258,26 +257,8 @@ class Sunlight:
                     for message in messages:
                         await self._ingest_one(feed, message, work, pending, latest_ts,
                                                progress, partitions)
-                # What this worker's keyed stage can run now runs in-process; the rest goes
-                # by the repartition topics (stream/worker/handover.py).
-                taken: set[TopicPartition] = set()
                 if work:
-                    taken, done = await self.keyed.take(work, producer)
-                    pending.append(done)
-                outbox = self.outbox(producer, tracker=handover)
-                envelopes: dict[int, bytes] = {}  # one per record, whatever its routes
-                for tp, handed in work.items():
-                    (in_process if tp in taken else by_topic).inc(len(handed))
-                    if tp not in taken:
-                        for item in handed:
-                            event = item.event
-                            value = envelopes.get(id(event))
-                            if value is None:
-                                value = envelopes[id(event)] = item.envelope()
-                            outbox.add(tp.topic, item.key.encode(), value,
-                                       (event.topic, event.partition, event.offset),
-                                       tp.partition)
-                pending.append(await outbox.flush())
+                    pending += await self._hand_over(work, producer)
                 # After the batch's records are sent: no tick can say "caught up" before them
                 # (nor before the trailing batch's are acknowledged).
                 await self._note_caught_up(consumer, feeds, batches,
@@ -291,6 +272,29 @@ class Sunlight:
         finally:
             trailing.cancel()
             await consumer.stop()
+
+    async def _hand_over(self, work: dict[TopicPartition, list[Handoff]], producer: Any
+                         ) -> list[Awaitable[Any]]:
+        """What this worker's keyed stage can run now runs in-process; the rest goes by the
+        repartition topics (stream/worker/handover.py). Returns what to wait for before the
+        input offsets are committed."""
+        taken, done = await self.keyed.take(work, producer)
+        routed = self.metrics.records_routed
+        outbox = self.outbox(producer, tracker=self.keyed.handover)
+        envelopes: dict[int, bytes] = {}  # one per record, whatever its routes
+        for tp, handed in work.items():
+            if tp in taken:
+                routed.labels("in_process").inc(len(handed))
+                continue
+            routed.labels("topic").inc(len(handed))
+            for item in handed:
+                event = item.event
+                value = envelopes.get(id(event))
+                if value is None:
+                    value = envelopes[id(event)] = item.envelope()
+                outbox.add(tp.topic, item.key.encode(), value,
+                           (event.topic, event.partition, event.offset), tp.partition)
+        return [done, await outbox.flush()]
 
     async def _ingested(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
                         batches: dict[Any, list[Any]], pending: list[Awaitable[Any]],

@@ -326,6 +326,9 @@ class KeyedStage:
         batch's is (alerts confirmed, then state written): the caller commits its own input
         offsets only then."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not self.ready.is_set():  # partitions moving: the ingest stage never waits on it
+            done.set_result(None)
+            return set(), done
         async with self._lock:
             taken = await self.handover.takeable(self.consumer, work, self.ready.is_set())
             if not taken:
