@@ -431,7 +431,8 @@ class KeyedStage:
         if outcome.duplicate:
             self.counts["duplicates_dropped", event.feed, stage] += 1
             return
-        await self.context.publisher.settle(outcome, event, ingest_ts, pending, alerts)
+        if outcome.findings or outcome.late or outcome.errors:  # most events: nothing to say
+            await self.context.publisher.settle(outcome, event, ingest_ts, pending, alerts)
         runner.commit()
         self.counts["events_processed", event.feed, stage] += 1
 
