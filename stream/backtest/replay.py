@@ -24,7 +24,9 @@ import gzip
 import heapq
 import io
 import multiprocessing
-from collections import Counter
+import queue
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -149,14 +151,15 @@ class Replay:
     def __init__(self, detectors: list[Detector], source: str = "sunlight/sunlight",
                  max_bytes: int = 1_048_576, latest_ts: float = float("inf"),
                  share: Share | None = None, lines: str = "all",
-                 raised: Raised | Relay | None = None,
+                 raised: Raised | Relay | None = None, registry: Registry | None = None,
                  **runner_options: Any) -> None:
         self.detectors = detectors
         self.source = source
         self.max_bytes = max_bytes
         #: Records dated after this are rejected (``future_time``), as live (see bulk_latest).
         self.latest_ts = latest_ts
-        self.registry = Registry()
+        #: Given already loaded (a job's, inherited from the process that read it) or empty.
+        self.registry = Registry() if registry is None else registry
         # runner_options: the dedupe settings (see Runner), as the live worker has them.
         runner_options.setdefault("batch_writes", True)
         kinds = by_kind(detectors)
@@ -270,37 +273,105 @@ class Replay:
         self.handle(Event("alerts", alert, parse_time(alert["time"]).timestamp(), "alerts"))
 
 
-#: What a job is given (read by the forked job processes, never pickled): the detectors,
-#: the input files and the Replay options.
-_JOB_INPUT: tuple[list[Detector], list[Path], dict[str, Any]] | None = None
+#: What a job is given (read by the forked job processes, never pickled): the detectors, the
+#: registry already loaded, the Replay options, and the ends of the pipes that are not its own
+#: (closed in the job, so that each pipe ends when its one writer does).
+_JOB_INPUT: tuple[list[Detector], Registry, dict[str, Any], list[Connection]] | None = None
+
+#: Batches of records a job may be given ahead of the second line (so the jobs work while it
+#: does); a batch is :data:`FLUSH_EVERY` records, the jobs' hand-over unit.
+AHEAD = 4
+
+
+def pack(events: list[Event]) -> bytes:
+    """Records read and validated once, for the jobs: JSON again (a tenth of the cost of
+    validating; the records came from JSON, so they come back the same)."""
+    return orjson.dumps([(e.feed, e.offset, e.ts, e.record) for e in events])
+
+
+def unpack(batch: bytes) -> Iterator[Event]:
+    for feed, offset, ts, record in orjson.loads(batch):
+        yield Event(feed, record, ts, feed, 0, offset)
+
+
+class Feeder:
+    """Hands the records the calling process reads to every job, in batches, a few ahead of
+    the second line. A thread writes them: the jobs' alerts are read meanwhile, so a job
+    blocked on a full alert pipe can never hold up the records it waits for."""
+
+    def __init__(self, pipes: list[Connection]) -> None:
+        self.pipes = pipes
+        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._write, name="replay-feeder", daemon=True)
+        self.thread.start()
+
+    def feed(self, events: Iterable[Event]) -> Iterator[Event]:
+        """``events``, each once every job has been given it (ahead: up to :data:`AHEAD`
+        batches)."""
+        given: deque[list[Event]] = deque()
+        batch: list[Event] = []
+        for event in events:
+            batch.append(event)
+            if len(batch) == FLUSH_EVERY:
+                self.queue.put(pack(batch))
+                given.append(batch)
+                batch = []
+                if len(given) > AHEAD:
+                    yield from given.popleft()
+        self.queue.put(pack(batch))
+        self.queue.put(None)
+        given.append(batch)
+        while given:
+            yield from given.popleft()
+
+    def _write(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                for pipe in self.pipes:
+                    pipe.send_bytes(batch)
+            for pipe in self.pipes:
+                pipe.send_bytes(b"")  # the end
+        except OSError:
+            pass  # a job has ended early: its error is reported where its alerts are read
+        finally:
+            for pipe in self.pipes:
+                pipe.close()
 
 
 def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partitions: int,
                 **options: Any) -> Report:
     """The replay of ``files`` in ``jobs`` processes (see the module's docstring): the
     first-line detectors split by key as live (``partitions`` keyed partitions), and at the
-    same time, in this process, the second line over their alerts. ``options``: Replay's
-    (source, max_bytes, latest_ts, the runner's)."""
+    same time, in this process, the second line over their alerts. This process reads and
+    validates the records once and hands them to every job. ``options``: Replay's (source,
+    max_bytes, latest_ts, the runner's)."""
     global _JOB_INPUT
-    _JOB_INPUT = (detectors, files, options)
+    second = Replay(detectors, lines="second", **options)
+    load_registry(second, files)  # before the jobs start: they inherit it
     context = multiprocessing.get_context("fork")  # the jobs inherit the detectors
-    pipes, processes = [], []
+    inboxes: list[Connection] = []
+    outboxes: list[Connection] = []
+    processes = []
     try:
         for job in range(jobs):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_job, args=(Share(job, jobs, partitions), send),
+            records, inbox = context.Pipe(duplex=False)
+            outbox, alerts = context.Pipe(duplex=False)
+            _JOB_INPUT = (detectors, second.registry, options, inboxes + outboxes)
+            process = context.Process(target=_job, args=(Share(job, jobs, partitions),
+                                                         records, alerts),
                                       name=f"replay-job-{job}", daemon=True)
             process.start()
-            send.close()
-            pipes.append(receive)
+            records.close()
+            alerts.close()
+            inboxes.append(inbox)
+            outboxes.append(outbox)
             processes.append(process)
     finally:
         _JOB_INPUT = None
     try:
-        relay = Relay(pipes)
-        second = Replay(detectors, lines="second", raised=relay, **options)
-        load_registry(second, files)
-        report = second.run(second.events(files))
+        relay = Relay(outboxes)
+        second.raised = relay
+        report = second.run(Feeder(inboxes).feed(second.events(files)))
         for counts in relay.finish():
             report.duplicates += counts.duplicates
             report.late.update(counts.late)
@@ -313,17 +384,22 @@ def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partiti
     return report
 
 
-def _job(share: Share, send: Connection) -> None:
+def _job(share: Share, records: Connection, send: Connection) -> None:
     assert _JOB_INPUT is not None, "a job runs in a process forked by replay_jobs"
-    detectors, files, options = _JOB_INPUT
-    replay = Replay(detectors, lines="first", share=share, **options)
-    load_registry(replay, files)
+    detectors, registry, options, others = _JOB_INPUT
+    for pipe in others:
+        pipe.close()
+    replay = Replay(detectors, lines="first", share=share, registry=registry, **options)
+
+    def received() -> Iterator[Event]:
+        while batch := records.recv_bytes():
+            yield from unpack(batch)
 
     def hand_over(handled: int) -> None:
         raised, replay.raised = replay.raised, {}
         send.send((handled, raised, None))
 
-    report = replay.run(replay.events(files), every=hand_over)
+    report = replay.run(received(), every=hand_over)
     send.send((0, replay.raised,
                Report(duplicates=report.duplicates, late=report.late, errors=report.errors)))
     send.close()
