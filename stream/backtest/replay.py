@@ -104,8 +104,8 @@ Raised = dict[tuple[int, int], list[dict[str, Any]]]
 class Relay:
     """The first-line alerts the jobs raise, read from their pipes as the second pass reaches
     the records that raised them: both passes run at once. Each job sends (records handled so
-    far, what they raised, None) every :data:`FLUSH_EVERY` records, and at its end (0, what
-    is left, its counts)."""
+    far, what they raised, None) every :data:`BATCH` records, and at its end (0, what is
+    left, its counts)."""
 
     def __init__(self, pipes: list[Connection]) -> None:
         self.pipes = pipes
@@ -139,9 +139,14 @@ class Relay:
         for at, alerts in raised.items():
             self.raised.setdefault(at, []).extend(alerts)
 
-#: Committed changes are encoded into the runners' state once per this many records (as live
-#: once per poll batch), not at every record: the encoding was a fifth of a replay's time.
-FLUSH_EVERY = 1000
+
+#: Records a job hands over its alerts after, and is given at a time.
+BATCH = 1000
+#: Committed changes are encoded into the runners' state once per this many records (a
+#: multiple of :data:`BATCH`), not at every record: the encoding was a fifth of a replay's
+#: time. Not once per 1,000 either: a busy key's entry (its last 1,000 event ids) was then
+#: encoded 10 times as often, a tenth of the replay (of the second line, a seventh).
+FLUSH_EVERY = 10 * BATCH
 
 
 class Replay:
@@ -212,11 +217,12 @@ class Replay:
     def run(self, events: Iterable[Event], every: Callable[[int], None] | None = None
             ) -> Report:
         """Every record of ``events``; ``every`` is called with the number handled so far
-        after each :data:`FLUSH_EVERY` of them."""
+        after each :data:`BATCH` of them."""
         for index, event in enumerate(events):
             self.handle(event, index)
-            if (index + 1) % FLUSH_EVERY == 0:
-                self.flush()
+            if (index + 1) % BATCH == 0:
+                if (index + 1) % FLUSH_EVERY == 0:
+                    self.flush()
                 if every is not None:
                     every(index + 1)
         self.flush()
@@ -281,7 +287,7 @@ class Replay:
 _JOB_INPUT: tuple[list[Detector], Registry, dict[str, Any], list[Connection]] | None = None
 
 #: Batches of records a job may be given ahead of the second line (so the jobs work while it
-#: does); a batch is :data:`FLUSH_EVERY` records, the jobs' hand-over unit.
+#: does).
 AHEAD = 4
 
 
@@ -316,7 +322,7 @@ class Feeder:
         batch: list[Event] = []
         for event in events:
             batch.append(event)
-            if len(batch) == FLUSH_EVERY:
+            if len(batch) == BATCH:
                 self.queue.put(pack(batch))
                 given.append(batch)
                 batch = []
