@@ -142,6 +142,16 @@ class Relay:
 
 #: Records a job hands over its alerts after, and is given at a time.
 BATCH = 1000
+#: :data:`BATCH` records: the index after its last in the merged input, and (index, record)
+#: of those it has that a replay needs (a job is given only the feeds its kinds read).
+Batch = tuple[int, list[tuple[int, Event]]]
+
+
+def batches(events: Iterable[Event]) -> Iterator[Batch]:
+    """``events`` numbered and cut in batches."""
+    numbered = enumerate(events)
+    while batch := list(itertools.islice(numbered, BATCH)):
+        yield batch[-1][0] + 1, batch
 #: Committed changes are encoded into the runners' state once per this many records (a
 #: multiple of :data:`BATCH`), not at every record: the encoding was a fifth of a replay's
 #: time. Not once per 1,000 either: a busy key's entry (its last 1,000 event ids) was then
@@ -227,13 +237,19 @@ class Replay:
             ) -> Report:
         """Every record of ``events``; ``every`` is called with the number handled so far
         after each :data:`BATCH` of them."""
-        for index, event in enumerate(events):
-            self.handle(event, index)
-            if (index + 1) % BATCH == 0:
-                if (index + 1) % FLUSH_EVERY == 0:
-                    self.flush()
-                if every is not None:
-                    every(index + 1)
+        return self.run_batches(batches(events), every)
+
+    def run_batches(self, batches: Iterable[Batch], every: Callable[[int], None] | None = None
+                    ) -> Report:
+        """The records of ``batches`` (see :data:`Batch`); ``every`` is called with each
+        batch's end."""
+        for end, records in batches:
+            for index, event in records:
+                self.handle(event, index)
+            if end % FLUSH_EVERY == 0:
+                self.flush()
+            if every is not None:
+                every(end)
         self.flush()
         return self.report
 
@@ -299,15 +315,18 @@ _JOB_INPUT: tuple[list[Detector], Registry, dict[str, Any], list[Connection]] | 
 AHEAD = 4
 
 
-def pack(events: list[Event]) -> bytes:
+def pack(batch: Batch) -> bytes:
     """Records read and validated once, for the jobs: JSON again (a tenth of the cost of
     validating; the records came from JSON, so they come back the same)."""
-    return orjson.dumps([(e.feed, e.record, e.ts, e.topic, e.partition, e.offset)
-                         for e in events])
+    end, records = batch
+    return orjson.dumps((end, [(i, e.feed, e.record, e.ts, e.topic, e.partition, e.offset)
+                               for i, e in records]))
 
 
-def unpack(batch: bytes) -> Iterator[Event]:
-    return itertools.starmap(Event, orjson.loads(batch))
+def unpack(packed: bytes) -> Batch:
+    end, records = orjson.loads(packed)
+    return end, [(i, Event(feed, record, ts, topic, partition, offset))
+                 for i, feed, record, ts, topic, partition, offset in records]
 
 
 class Feeder:
@@ -315,32 +334,26 @@ class Feeder:
     the second line. A thread writes them: the jobs' alerts are read meanwhile, so a job
     blocked on a full alert pipe can never hold up the records it waits for."""
 
-    def __init__(self, pipes: list[Connection]) -> None:
+    def __init__(self, pipes: list[Connection], wanted: set[str]) -> None:
         self.pipes = pipes
+        self.wanted = wanted
         for pipe in pipes:
             widen(pipe)
         self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._write, name="replay-feeder", daemon=True)
         self.thread.start()
 
-    def feed(self, events: Iterable[Event]) -> Iterator[Event]:
-        """``events``, each once every job has been given it (ahead: up to :data:`AHEAD`
-        batches)."""
-        given: deque[list[Event]] = deque()
-        batch: list[Event] = []
-        for event in events:
-            batch.append(event)
-            if len(batch) == BATCH:
-                self.queue.put(pack(batch))
-                given.append(batch)
-                batch = []
-                if len(given) > AHEAD:
-                    yield from given.popleft()
-        self.queue.put(pack(batch))
+    def feed(self, events: Iterable[Event]) -> Iterator[Batch]:
+        """``events`` in batches, each once every job has been given those of its records
+        whose feed is in ``wanted`` (ahead: up to :data:`AHEAD` batches)."""
+        given: deque[Batch] = deque()
+        for end, records in batches(events):
+            self.queue.put(pack((end, [(i, e) for i, e in records if e.feed in self.wanted])))
+            given.append((end, records))
+            if len(given) > AHEAD:
+                yield given.popleft()
         self.queue.put(None)
-        given.append(batch)
-        while given:
-            yield from given.popleft()
+        yield from given
 
     def _write(self) -> None:
         try:
@@ -400,7 +413,11 @@ def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partiti
     try:
         relay = Relay(outboxes)
         second.raised = relay
-        report = second.run(Feeder(inboxes).feed(second.events(files)))
+        # The feeds the jobs' kinds read or keep time by (prescriptions: none, here).
+        wanted = {feed for feed, plan in second.plans.items()
+                  if any(runner is None for _, runner, _ in plan)}
+        feeder = Feeder(inboxes, wanted)
+        report = second.run_batches(feeder.feed(second.events(files)))
         for counts in relay.finish():
             report.duplicates += counts.duplicates
             report.late.update(counts.late)
@@ -420,15 +437,15 @@ def _job(share: Share, records: Connection, send: Connection) -> None:
         pipe.close()
     replay = Replay(detectors, lines="first", share=share, registry=registry, **options)
 
-    def received() -> Iterator[Event]:
-        while batch := records.recv_bytes():
-            yield from unpack(batch)
+    def received() -> Iterator[Batch]:
+        while packed := records.recv_bytes():
+            yield unpack(packed)
 
     def hand_over(handled: int) -> None:
         raised, replay.raised = replay.raised, {}
         send.send((handled, raised, None))
 
-    report = replay.run(received(), every=hand_over)
+    report = replay.run_batches(received(), every=hand_over)
     send.send((0, replay.raised,
                Report(duplicates=report.duplicates, late=report.late, errors=report.errors)))
     send.close()
