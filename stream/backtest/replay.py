@@ -9,13 +9,15 @@ pipeline gives the same input. With a labels file it scores them: precision, rec
 
 Jobs (``sunlight replay --jobs N``, :func:`replay_jobs`): the keys are split as live splits
 them (a key's keyed partition, by the producer's partitioner, modulo N), one process each.
-Every job reads every record, so each one's event time moves exactly as one job's (a record
-whose keys another job owns moves the clock as a tick). The first-line detectors (those that
-read no alerts: whole kinds) run in the jobs; the kinds that read alerts (escalation,
-prescriber_concentration's) run in the calling process at the same time, in one pass over the
-same records, each first-line alert delivered at the record that raised it, as one loop feeds
-it back (alerts raised at one record in the order of their time and id, whatever the jobs).
-One job and N jobs give the same alerts.
+The first-line detectors (those that read no alerts: whole kinds) run in the jobs; the kinds
+that read alerts (escalation, prescriber_concentration's) run in the calling process at the
+same time, in one pass over the same records, each first-line alert delivered at the record
+that raised it, as one loop feeds it back (alerts raised at one record in the order of their
+time and id, whatever the jobs). The calling process reads and validates every record once
+(its rejects counted there, once) and hands every job, in numbered batches, each record of
+the feeds the jobs' kinds read, so each job's event time moves exactly as one job's (a record
+whose keys another job owns moves the clock as a tick). One job and N jobs give the same
+alerts.
 """
 
 from __future__ import annotations
