@@ -9,22 +9,28 @@ pipeline gives the same input. With a labels file it scores them: precision, rec
 
 Jobs (``sunlight replay --jobs N``, :func:`replay_jobs`): the keys are split as live splits
 them (a key's keyed partition, by the producer's partitioner, modulo N), one process each.
-Every job reads every record, so each one's event time moves exactly as one job's (a record
-whose keys another job owns moves the clock as a tick). The first-line detectors (those that
-read no alerts: whole kinds) run in the jobs; the kinds that read alerts (escalation,
-prescriber_concentration's) run in the calling process at the same time, in one pass over the
-same records, each first-line alert delivered at the record that raised it, as one loop feeds
-it back (alerts raised at one record in the order of their time and id, whatever the jobs).
-One job and N jobs give the same alerts.
+The first-line detectors (those that read no alerts: whole kinds) run in the jobs; the kinds
+that read alerts (escalation, prescriber_concentration's) run in the calling process at the
+same time, in one pass over the same records, each first-line alert delivered at the record
+that raised it, as one loop feeds it back (alerts raised at one record in the order of their
+time and id, whatever the jobs). The calling process reads and validates every record once
+(its rejects counted there, once) and hands every job, in numbered batches, each record of
+the feeds the jobs' kinds read, so each job's event time moves exactly as one job's (a record
+whose keys another job owns moves the clock as a tick). One job and N jobs give the same
+alerts.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import heapq
 import io
+import itertools
 import multiprocessing
-from collections import Counter
+import queue
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -100,8 +106,8 @@ Raised = dict[tuple[int, int], list[dict[str, Any]]]
 class Relay:
     """The first-line alerts the jobs raise, read from their pipes as the second pass reaches
     the records that raised them: both passes run at once. Each job sends (records handled so
-    far, what they raised, None) every :data:`FLUSH_EVERY` records, and at its end (0, what
-    is left, its counts)."""
+    far, what they raised, None) every :data:`BATCH` records, and at its end (0, what is
+    left, its counts)."""
 
     def __init__(self, pipes: list[Connection]) -> None:
         self.pipes = pipes
@@ -135,9 +141,24 @@ class Relay:
         for at, alerts in raised.items():
             self.raised.setdefault(at, []).extend(alerts)
 
-#: Committed changes are encoded into the runners' state once per this many records (as live
-#: once per poll batch), not at every record: the encoding was a fifth of a replay's time.
-FLUSH_EVERY = 1000
+
+#: Records a job hands over its alerts after, and is given at a time.
+BATCH = 1000
+#: :data:`BATCH` records: the index after its last in the merged input, and (index, record)
+#: of those it has that a replay needs (a job is given only the feeds its kinds read).
+Batch = tuple[int, list[tuple[int, Event]]]
+
+
+def batches(events: Iterable[Event]) -> Iterator[Batch]:
+    """``events`` numbered and cut in batches."""
+    numbered = enumerate(events)
+    while batch := list(itertools.islice(numbered, BATCH)):
+        yield batch[-1][0] + 1, batch
+#: Committed changes are encoded into the runners' state once per this many records (a
+#: multiple of :data:`BATCH`), not at every record: the encoding was a fifth of a replay's
+#: time. Not once per 1,000 either: a busy key's entry (its last 1,000 event ids) was then
+#: encoded 10 times as often, a tenth of the replay (of the second line, a seventh).
+FLUSH_EVERY = 10 * BATCH
 
 
 class Replay:
@@ -149,14 +170,15 @@ class Replay:
     def __init__(self, detectors: list[Detector], source: str = "sunlight/sunlight",
                  max_bytes: int = 1_048_576, latest_ts: float = float("inf"),
                  share: Share | None = None, lines: str = "all",
-                 raised: Raised | Relay | None = None,
+                 raised: Raised | Relay | None = None, registry: Registry | None = None,
                  **runner_options: Any) -> None:
         self.detectors = detectors
         self.source = source
         self.max_bytes = max_bytes
         #: Records dated after this are rejected (``future_time``), as live (see bulk_latest).
         self.latest_ts = latest_ts
-        self.registry = Registry()
+        #: Given already loaded (a job's, inherited from the process that read it) or empty.
+        self.registry = Registry() if registry is None else registry
         # runner_options: the dedupe settings (see Runner), as the live worker has them.
         runner_options.setdefault("batch_writes", True)
         kinds = by_kind(detectors)
@@ -167,7 +189,16 @@ class Replay:
         runs = {"all": set(kinds), "first": set(kinds) - second, "second": second}[lines]
         self.runners = {kind: Runner(by_feed, {}, self.registry, **runner_options)
                         for kind, by_feed in kinds.items() if kind in runs}
-        self.clock_feeds = clock_feeds(kinds)
+        clocks = clock_feeds(kinds)
+        #: Per feed, the kinds a record of it concerns (rank, runner or None if the jobs run
+        #: it, whether it is the kind's clock): those that read it or tick with it. The others
+        #: would route it to no key, tick for none, raise nothing (asking each of them about
+        #: every record cost a few per cent of the CPU).
+        self.plans = {feed: [(rank, self.runners.get(kind), feed in clocks[kind])
+                             for rank, kind in enumerate(self.kinds)
+                             if feed in kinds[kind] or feed in clocks[kind]]
+                      for feed in {feed for by_feed in kinds.values() for feed in by_feed}
+                      | {feed for feeds in clocks.values() for feed in feeds}}
         self.share = share
         self.feedback = lines != "first"
         #: First line: what it raised (by position). Second: where the alerts come from.
@@ -207,13 +238,20 @@ class Replay:
     def run(self, events: Iterable[Event], every: Callable[[int], None] | None = None
             ) -> Report:
         """Every record of ``events``; ``every`` is called with the number handled so far
-        after each :data:`FLUSH_EVERY` of them."""
-        for index, event in enumerate(events):
-            self.handle(event, index)
-            if (index + 1) % FLUSH_EVERY == 0:
+        after each :data:`BATCH` of them."""
+        return self.run_batches(batches(events), every)
+
+    def run_batches(self, batches: Iterable[Batch], every: Callable[[int], None] | None = None
+                    ) -> Report:
+        """The records of ``batches`` (see :data:`Batch`); ``every`` is called with each
+        batch's end."""
+        for end, records in batches:
+            for index, event in records:
+                self.handle(event, index)
+            if end % FLUSH_EVERY == 0:
                 self.flush()
-                if every is not None:
-                    every(index + 1)
+            if every is not None:
+                every(end)
         self.flush()
         return self.report
 
@@ -226,8 +264,7 @@ class Replay:
         second line; alerts read back have none)."""
         # Alerts read back don't move event time (their times come from events already seen).
         source = "" if event.feed in FEEDBACK_FEEDS else None
-        for rank, kind in enumerate(self.kinds):
-            runner = self.runners.get(kind)
+        for rank, runner, clocked in self.plans.get(event.feed, ()):
             if index is not None:
                 self._at = (index, rank)
             if runner is None:  # a first-line kind run by the jobs: the alerts it raised here
@@ -236,7 +273,7 @@ class Replay:
                 continue
             keys = runner.route(event)
             mine = keys if self.share is None else tuple(filter(self.share.owns, keys))
-            if event.feed in self.clock_feeds[kind] and (not keys or keys[:1] != mine[:1]):
+            if clocked and (not keys or keys[:1] != mine[:1]):
                 # Its clock moves though none of its keys here has the event (live: a tick);
                 # before any key, as one job's first key would move it.
                 self.settle(runner.tick({"merged": event.ts}, 0))
@@ -270,37 +307,119 @@ class Replay:
         self.handle(Event("alerts", alert, parse_time(alert["time"]).timestamp(), "alerts"))
 
 
-#: What a job is given (read by the forked job processes, never pickled): the detectors,
-#: the input files and the Replay options.
-_JOB_INPUT: tuple[list[Detector], list[Path], dict[str, Any]] | None = None
+#: What a job is given (read by the forked job processes, never pickled): the detectors, the
+#: registry already loaded, the Replay options, and the ends of the pipes that are not its own
+#: (closed in the job, so that each pipe ends when its one writer does).
+_JOB_INPUT: tuple[list[Detector], Registry, dict[str, Any], list[Connection]] | None = None
+
+#: Batches of records a job may be given ahead of the second line (so the jobs work while it
+#: does).
+AHEAD = 4
+
+
+def pack(batch: Batch) -> bytes:
+    """Records read and validated once, for the jobs: JSON again (a tenth of the cost of
+    validating; the records came from JSON, so they come back the same)."""
+    end, records = batch
+    return orjson.dumps((end, [(i, e.feed, e.record, e.ts, e.topic, e.partition, e.offset)
+                               for i, e in records]))
+
+
+def unpack(packed: bytes) -> Batch:
+    end, records = orjson.loads(packed)
+    return end, [(i, Event(feed, record, ts, topic, partition, offset))
+                 for i, feed, record, ts, topic, partition, offset in records]
+
+
+class Feeder:
+    """Hands the records the calling process reads to every job, in batches, a few ahead of
+    the second line. A thread writes them: the jobs' alerts are read meanwhile, so a job
+    blocked on a full alert pipe can never hold up the records it waits for."""
+
+    def __init__(self, pipes: list[Connection], wanted: set[str]) -> None:
+        self.pipes = pipes
+        self.wanted = wanted
+        for pipe in pipes:
+            widen(pipe)
+        self.queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._write, name="replay-feeder", daemon=True)
+        self.thread.start()
+
+    def feed(self, events: Iterable[Event]) -> Iterator[Batch]:
+        """``events`` in batches, each once every job has been given those of its records
+        whose feed is in ``wanted`` (ahead: up to :data:`AHEAD` batches)."""
+        given: deque[Batch] = deque()
+        for end, records in batches(events):
+            self.queue.put(pack((end, [(i, e) for i, e in records if e.feed in self.wanted])))
+            given.append((end, records))
+            if len(given) > AHEAD:
+                yield given.popleft()
+        self.queue.put(None)
+        yield from given
+
+    def _write(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                for pipe in self.pipes:
+                    pipe.send_bytes(batch)
+            for pipe in self.pipes:
+                pipe.send_bytes(b"")  # the end
+        except OSError:
+            pass  # a job has ended early: its error is reported where its alerts are read
+        finally:
+            for pipe in self.pipes:
+                pipe.close()
+
+
+def widen(pipe: Connection) -> None:
+    """As much room in the pipe as Linux allows an unprivileged process (1 MB by default, not
+    64 KB): the batches ahead then fit, and the writer thread, woken at each 64 KB, would wait
+    each time for the interpreter lock the second line holds."""
+    try:
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ,
+                    int(Path("/proc/sys/fs/pipe-max-size").read_text()))
+    except (OSError, ValueError, AttributeError):
+        pass  # not Linux, or not allowed: the default room works too, more slowly
 
 
 def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partitions: int,
                 **options: Any) -> Report:
     """The replay of ``files`` in ``jobs`` processes (see the module's docstring): the
     first-line detectors split by key as live (``partitions`` keyed partitions), and at the
-    same time, in this process, the second line over their alerts. ``options``: Replay's
-    (source, max_bytes, latest_ts, the runner's)."""
+    same time, in this process, the second line over their alerts. This process reads and
+    validates the records once and hands them to every job. ``options``: Replay's (source,
+    max_bytes, latest_ts, the runner's)."""
     global _JOB_INPUT
-    _JOB_INPUT = (detectors, files, options)
+    second = Replay(detectors, lines="second", **options)
+    load_registry(second, files)  # before the jobs start: they inherit it
     context = multiprocessing.get_context("fork")  # the jobs inherit the detectors
-    pipes, processes = [], []
+    inboxes: list[Connection] = []
+    outboxes: list[Connection] = []
+    processes = []
     try:
         for job in range(jobs):
-            receive, send = context.Pipe(duplex=False)
-            process = context.Process(target=_job, args=(Share(job, jobs, partitions), send),
+            records, inbox = context.Pipe(duplex=False)
+            outbox, alerts = context.Pipe(duplex=False)
+            _JOB_INPUT = (detectors, second.registry, options, inboxes + outboxes)
+            process = context.Process(target=_job, args=(Share(job, jobs, partitions),
+                                                         records, alerts),
                                       name=f"replay-job-{job}", daemon=True)
             process.start()
-            send.close()
-            pipes.append(receive)
+            records.close()
+            alerts.close()
+            inboxes.append(inbox)
+            outboxes.append(outbox)
             processes.append(process)
     finally:
         _JOB_INPUT = None
     try:
-        relay = Relay(pipes)
-        second = Replay(detectors, lines="second", raised=relay, **options)
-        load_registry(second, files)
-        report = second.run(second.events(files))
+        relay = Relay(outboxes)
+        second.raised = relay
+        # The feeds the jobs' kinds read or keep time by (prescriptions: none, here).
+        wanted = {feed for feed, plan in second.plans.items()
+                  if any(runner is None for _, runner, _ in plan)}
+        feeder = Feeder(inboxes, wanted)
+        report = second.run_batches(feeder.feed(second.events(files)))
         for counts in relay.finish():
             report.duplicates += counts.duplicates
             report.late.update(counts.late)
@@ -313,17 +432,22 @@ def replay_jobs(detectors: list[Detector], files: list[Path], jobs: int, partiti
     return report
 
 
-def _job(share: Share, send: Connection) -> None:
+def _job(share: Share, records: Connection, send: Connection) -> None:
     assert _JOB_INPUT is not None, "a job runs in a process forked by replay_jobs"
-    detectors, files, options = _JOB_INPUT
-    replay = Replay(detectors, lines="first", share=share, **options)
-    load_registry(replay, files)
+    detectors, registry, options, others = _JOB_INPUT
+    for pipe in others:
+        pipe.close()
+    replay = Replay(detectors, lines="first", share=share, registry=registry, **options)
+
+    def received() -> Iterator[Batch]:
+        while packed := records.recv_bytes():
+            yield unpack(packed)
 
     def hand_over(handled: int) -> None:
         raised, replay.raised = replay.raised, {}
         send.send((handled, raised, None))
 
-    report = replay.run(replay.events(files), every=hand_over)
+    report = replay.run_batches(received(), every=hand_over)
     send.send((0, replay.raised,
                Report(duplicates=report.duplicates, late=report.late, errors=report.errors)))
     send.close()
