@@ -164,7 +164,10 @@ class Runner:
     def route(self, event: Event) -> tuple[str, ...]:
         """The keys this kind processes ``event`` under (usually one; none if no detector of
         the kind wants it). Each key is handled separately, in the partition that owns it."""
-        per_detector = [detector.keys(event) for detector in self.by_feed.get(event.feed, ())]
+        detectors = self.by_feed.get(event.feed)
+        if not detectors:  # most kinds read only some feeds: every record is routed to each
+            return ()
+        per_detector = [detector.keys(event) for detector in detectors]
         self._routed = (event, per_detector)
         if len(per_detector) == 1 and len(per_detector[0]) <= 1:
             return tuple(per_detector[0])  # the usual case: one detector, one key
