@@ -153,11 +153,12 @@ class KeyPersonnelAbsent(Detector):
         if key not in self.keys(event):
             return state, []
         state = state or {"days": {}, "jobs": []}
-        days = {d: dict(projects) for d, projects in state["days"].items()}
+        days = dict(state["days"])  # only the day changed is copied (the rest is shared)
         jobs = list(state["jobs"])
         record = event.record
         if event.feed == "attendance":
-            seen = days.setdefault(event.day, {})
+            day = event.day
+            seen = days[day] = dict(days.get(day, {}))
             mark = [event.time, event.event_id]
             old = seen.get(record["project_id"])
             seen[record["project_id"]] = mark if old is None else min(old, mark)
