@@ -160,15 +160,23 @@ def _date_problem(s: str) -> str | None:
     return None
 
 
+#: The last time string :func:`_is_time` parsed, and its parse: decode checks a record's
+#: event_time, then event_ts parses that very string object again (held here, so no other
+#: string can take its identity).
+_last_time: tuple[str, datetime] = ("", datetime.min)
+
+
 def _is_time(s: str) -> bool:
     """fastjsonschema custom format "date-time" (hot path: one regex, one C parse)."""
+    global _last_time
     # The regex guarantees 4 ASCII digits first, so comparing the strings compares the years.
     if _TIME_RE.match(s) is None or not _YEAR_LO <= s[:4] <= _YEAR_HI:
         return False
     try:
-        _fromisoformat(s)
+        parsed = _fromisoformat(s)
     except ValueError:
         return _time_problem(s) is None
+    _last_time = (s, parsed)
     return True
 
 
@@ -183,6 +191,9 @@ def parse_time(s: str, *, field: str | None = None) -> datetime:
     Raises RecordError(code="bad_time") for anything else, naive times included; ``field``
     only names the field in the reason.
     """
+    last = _last_time
+    if last[0] is s:  # just checked by _is_time: the same test and parse as below
+        return last[1]
     if isinstance(s, str) and _TIME_RE.match(s) is not None and _YEAR_LO <= s[:4] <= _YEAR_HI:
         try:
             return _fromisoformat(s)
