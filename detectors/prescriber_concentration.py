@@ -46,6 +46,8 @@ its basis the pair and the spike's day (a second spike inside a window belongs t
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
@@ -53,6 +55,9 @@ from detectors.clock import HOUR, midnight, utc_ordinal
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
 from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
+
+#: A judged window's last day ([first, last] ordinals).
+_END = itemgetter(1)
 
 
 class PrescriberConcentration(Detector):
@@ -185,7 +190,7 @@ class PrescriberConcentration(Detector):
         if state["w"]:
             return min(midnight(w["n"] + 1, w["o"]) for w in state["w"]) + self.lateness_s
         # Then forgotten once its newest day is beyond retention.
-        newest = max([int(d) for d in state["d"]] + [x[1] for x in state["x"]])
+        newest = max(chain(map(int, state["d"]), map(_END, state["x"])))
         return midnight(newest + 2) + self.retention_s()
 
     def advance(
