@@ -178,7 +178,10 @@ class PrescriberConcentration(Detector):
         keep_from = utc_ordinal(horizon) - 1
         for w in state["w"]:
             keep_from = min(keep_from, w["s"])
-        days = {d: e for d, e in state["d"].items() if int(d) >= keep_from}
+        kept = state["d"]
+        # Usually every day is kept: known by min() in C, not a Python test per day.
+        days = (dict(kept) if not kept or min(map(int, kept)) >= keep_from
+                else {d: e for d, e in kept.items() if int(d) >= keep_from})
         # Judged windows are remembered while a spike alert for them can still come.
         judged = [x for x in state["x"] if x[1] >= keep_from]
         if not days and not state["w"] and not judged:
