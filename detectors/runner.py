@@ -167,10 +167,12 @@ class Runner:
         detectors = self.by_feed.get(event.feed)
         if not detectors:  # most kinds read only some feeds: every record is routed to each
             return ()
+        if len(detectors) == 1:  # the usual case, most often with one key
+            keys = detectors[0].keys(event)
+            self._routed = (event, [keys])
+            return tuple(keys) if len(keys) <= 1 else tuple(sorted(set(keys)))
         per_detector = [detector.keys(event) for detector in detectors]
         self._routed = (event, per_detector)
-        if len(per_detector) == 1 and len(per_detector[0]) <= 1:
-            return tuple(per_detector[0])  # the usual case: one detector, one key
         return tuple(sorted({key for keys in per_detector for key in keys}))
 
     @property
