@@ -136,10 +136,10 @@ class Runner:
         #: Per partition, a heap of (due, key, detector name): the windows to judge, in
         #: order; None until built from the state.
         self._heaps: dict[int, list[tuple[float, str, str]]] | None = None
-        #: (key, detector name) -> the due time of its state now, the last pushed on the heap
+        #: Detector name -> key -> the due time of its state now, the last pushed on the heap
         #: (built with the heaps): so neither a store nor a pop recomputes due() of the state
-        #: it replaces.
-        self._dues: dict[tuple[str, str], float] = {}
+        #: it replaces. Strings to floats, so the garbage collector need not look inside.
+        self._dues: dict[str, dict[str, float]] = {name: {} for name in self.by_name}
         #: The last event routed and the keys of each of its feed's detectors: handle() of
         #: that very event does not ask them again.
         self._routed: tuple[Event | None, list[tuple[str, ...]]] = (None, [])
@@ -401,23 +401,23 @@ class Runner:
                new: Any) -> None:
         name = detector.name
         heap = self._heap(partition)  # built first: it builds ``_dues`` too
-        slot = (key, name)
+        dues = self._dues[name]
         if new is None:
             entry["s"].pop(name, None)
-            self._dues.pop(slot, None)
+            dues.pop(key, None)
             return
         entry["s"][name] = new
         due = detector.due(new)
         if due is None:
-            self._dues.pop(slot, None)
-        elif due != self._dues.get(slot):
-            self._dues[slot] = due
+            dues.pop(key, None)
+        elif due != dues.get(key):
+            dues[key] = due
             heapq.heappush(heap, (due, key, name))
 
     def _heap(self, partition: int) -> list[tuple[float, str, str]]:
         if self._heaps is None:  # first use since start or a rebalance: rebuild from state
             self._heaps = {}
-            self._dues = {}
+            self._dues = {name: {} for name in self.by_name}
             for key in list(self.state.keys()):
                 raw = self.state.get(key)
                 if raw is None:
@@ -436,7 +436,7 @@ class Runner:
                     due = detector.due(state) if detector is not None else None
                     if due is not None:
                         self._heaps.setdefault(entry["p"], []).append((due, key, name))
-                        self._dues[(key, name)] = due
+                        self._dues[name][key] = due
             for heap in self._heaps.values():
                 heapq.heapify(heap)
         return self._heaps.setdefault(partition, [])
@@ -456,7 +456,7 @@ class Runner:
             detector = self.by_name.get(name)
             if detector is None:  # a detector since disabled
                 continue
-            if self._dues.get((key, name)) != due:
+            if self._dues[name].get(key) != due:
                 continue  # superseded: the key's due time changed since this entry
             entry = self._peek(key, partition)
             old = entry["s"].get(name)
