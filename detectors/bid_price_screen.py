@@ -41,6 +41,7 @@ placed before an award already judged is late (counted by the runner, not applie
 from __future__ import annotations
 
 import math
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
@@ -50,6 +51,10 @@ from detectors.links import NEWEST, expiry
 from detectors.registry import Registry
 
 FIELDS = ("stage", "project_id", "buyer_id", "bidder_id", "category", "amount", "region")
+
+
+#: A kept bid's event time and event_id ([ts, id, bidder, amount, event_time]).
+_TS, _ID = itemgetter(0), itemgetter(1)
 
 
 class BidPriceScreen(Detector):
@@ -102,7 +107,10 @@ class BidPriceScreen(Detector):
         return None
 
     def forget(self, state: Any, horizon: float) -> Any:
-        bids = [b for b in state["bids"] if b[0] >= horizon]
+        kept = state["bids"]
+        # Usually none is that old: known by a scan in C, not by a Python test per bid.
+        bids = (list(kept) if not kept or min(map(_TS, kept)) >= horizon
+                else [b for b in kept if b[0] >= horizon])
         if not bids and not state["awards"] and state[NEWEST] < horizon:
             return None
         return {**state, "bids": bids}
@@ -130,8 +138,11 @@ class BidPriceScreen(Detector):
         if record["stage"] == "bid":
             # Kept small (every bid on every open project is state): [ts, id, bidder, amount,
             # event_time]; the evidence entry is rebuilt from it.
-            bids = [b for b in state["bids"] if b[1] != event.event_id]
-            bids.append([event.ts, event.event_id, record["bidder_id"], record["amount"],
+            event_id, kept = event.event_id, state["bids"]
+            # A bid given again replaces its first copy (rare: looked for by a scan in C).
+            bids = ([b for b in kept if b[1] != event_id] if event_id in map(_ID, kept)
+                    else list(kept))
+            bids.append([event.ts, event_id, record["bidder_id"], record["amount"],
                          event.time])
             bids = sorted(bids)[-self.params["max_bids"]:]
             return {**state, NEWEST: newest, "bids": bids}, []

@@ -53,6 +53,7 @@ True
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -153,11 +154,12 @@ class KeyPersonnelAbsent(Detector):
         if key not in self.keys(event):
             return state, []
         state = state or {"days": {}, "jobs": []}
-        days = {d: dict(projects) for d, projects in state["days"].items()}
+        days = dict(state["days"])  # only the day changed is copied (the rest is shared)
         jobs = list(state["jobs"])
         record = event.record
         if event.feed == "attendance":
-            seen = days.setdefault(event.day, {})
+            day = event.day
+            seen = days[day] = dict(days.get(day, {}))
             mark = [event.time, event.event_id]
             old = seen.get(record["project_id"])
             seen[record["project_id"]] = mark if old is None else min(old, mark)
@@ -197,7 +199,10 @@ class KeyPersonnelAbsent(Detector):
         first = date.fromordinal(max(1, utc_ordinal(horizon) - 1)).isoformat()
         for job in state["jobs"]:
             first = min(first, job["next"])
-        days = {d: p for d, p in sorted(state["days"].items()) if d >= first}
+        # The days in order, from the first at or after ``first`` ((first,) sorts before any
+        # (first, projects)): cut by a binary search, not a test per day.
+        items = sorted(state["days"].items())
+        days = dict(items[bisect_left(items, (first,)):])
         if not days and not state["jobs"]:
             return None
         return {"days": days, "jobs": state["jobs"]}

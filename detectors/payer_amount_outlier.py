@@ -42,6 +42,7 @@ payments waiting for the watermark (those of the last ``allowed_lateness_hours``
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
@@ -131,7 +132,7 @@ class PayerAmountOutlier(Detector):
     def due(self, state: Any) -> float | None:
         if not state[PENDING]:
             return None
-        return min(item[0] for item in state[PENDING]) + self.lateness_s
+        return min(map(_TS, state[PENDING])) + self.lateness_s
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
@@ -185,6 +186,10 @@ class PayerAmountOutlier(Detector):
                 payments_seen=seen,
             ),
         )
+
+
+#: A pending payment's event time.
+_TS = itemgetter(0)
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,8 @@ its basis the pair and the spike's day (a second spike inside a window belongs t
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
@@ -53,6 +55,9 @@ from detectors.clock import HOUR, midnight, utc_ordinal
 from detectors.drug_purchase_spike import SUBJECT_PREFIX
 from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
+
+#: A judged window's last day ([first, last] ordinals).
+_END = itemgetter(1)
 
 
 class PrescriberConcentration(Detector):
@@ -173,7 +178,10 @@ class PrescriberConcentration(Detector):
         keep_from = utc_ordinal(horizon) - 1
         for w in state["w"]:
             keep_from = min(keep_from, w["s"])
-        days = {d: e for d, e in state["d"].items() if int(d) >= keep_from}
+        kept = state["d"]
+        # Usually every day is kept: known by min() in C, not a Python test per day.
+        days = (dict(kept) if not kept or min(map(int, kept)) >= keep_from
+                else {d: e for d, e in kept.items() if int(d) >= keep_from})
         # Judged windows are remembered while a spike alert for them can still come.
         judged = [x for x in state["x"] if x[1] >= keep_from]
         if not days and not state["w"] and not judged:
@@ -185,7 +193,7 @@ class PrescriberConcentration(Detector):
         if state["w"]:
             return min(midnight(w["n"] + 1, w["o"]) for w in state["w"]) + self.lateness_s
         # Then forgotten once its newest day is beyond retention.
-        newest = max([int(d) for d in state["d"]] + [x[1] for x in state["x"]])
+        newest = max(chain(map(int, state["d"]), map(_END, state["x"])))
         return midnight(newest + 2) + self.retention_s()
 
     def advance(

@@ -136,6 +136,13 @@ class Runner:
         #: Per partition, a heap of (due, key, detector name): the windows to judge, in
         #: order; None until built from the state.
         self._heaps: dict[int, list[tuple[float, str, str]]] | None = None
+        #: Detector name -> key -> the due time of its state now, the last pushed on the heap
+        #: (built with the heaps): so neither a store nor a pop recomputes due() of the state
+        #: it replaces. Strings to floats, so the garbage collector need not look inside.
+        self._dues: dict[str, dict[str, float]] = {name: {} for name in self.by_name}
+        #: The last event routed and the keys of each of its feed's detectors: handle() of
+        #: that very event does not ask them again.
+        self._routed: tuple[Event | None, list[tuple[str, ...]]] = (None, [])
         #: Entries changed since the last commit(), by key.
         self._staged: dict[str, dict[str, Any]] = {}
         #: Decoded entries of recently used keys (busy keys are not decoded per event), and
@@ -157,10 +164,16 @@ class Runner:
     def route(self, event: Event) -> tuple[str, ...]:
         """The keys this kind processes ``event`` under (usually one; none if no detector of
         the kind wants it). Each key is handled separately, in the partition that owns it."""
-        keys: set[str] = set()
-        for detector in self.by_feed.get(event.feed, ()):
-            keys.update(detector.keys(event))
-        return tuple(sorted(keys))
+        detectors = self.by_feed.get(event.feed)
+        if not detectors:  # most kinds read only some feeds: every record is routed to each
+            return ()
+        if len(detectors) == 1:  # the usual case, most often with one key
+            keys = detectors[0].keys(event)
+            self._routed = (event, [keys])
+            return tuple(keys) if len(keys) <= 1 else tuple(sorted(set(keys)))
+        per_detector = [detector.keys(event) for detector in detectors]
+        self._routed = (event, per_detector)
+        return tuple(sorted({key for keys in per_detector for key in keys}))
 
     @property
     def watermark(self) -> float:
@@ -251,9 +264,11 @@ class Runner:
         # that it is caught up.
         self.observe("merged" if source is None else source, event.ts, now, partition,
                      caught_up=False)
-        for detector in self.by_feed.get(event.feed, ()):
+        routed_event, routed = self._routed
+        known = routed if routed_event is event else None
+        for index, detector in enumerate(self.by_feed.get(event.feed, ())):
             try:
-                if key in detector.keys(event):
+                if key in (known[index] if known is not None else detector.keys(event)):
                     self._process(detector, event, key, entry, partition, outcome)
             except Exception as exc:  # one detector's bug must not stop the others
                 outcome.errors.append((detector.name, exc))
@@ -380,21 +395,29 @@ class Runner:
         if new is not None and horizon > float("-inf"):
             new = detector.forget(new, horizon)
         outcome.findings.extend(findings)
-        self._store(detector, key, entry, partition, old, new)
+        self._store(detector, key, entry, partition, new)
 
     def _store(self, detector: Detector, key: str, entry: dict[str, Any], partition: int,
-               old: Any, new: Any) -> None:
+               new: Any) -> None:
+        name = detector.name
+        heap = self._heap(partition)  # built first: it builds ``_dues`` too
+        dues = self._dues[name]
         if new is None:
-            entry["s"].pop(detector.name, None)
-        else:
-            entry["s"][detector.name] = new
-        due = detector.due(new) if new is not None else None
-        if due is not None and due != (detector.due(old) if old is not None else None):
-            heapq.heappush(self._heap(partition), (due, key, detector.name))
+            entry["s"].pop(name, None)
+            dues.pop(key, None)
+            return
+        entry["s"][name] = new
+        due = detector.due(new)
+        if due is None:
+            dues.pop(key, None)
+        elif due != dues.get(key):
+            dues[key] = due
+            heapq.heappush(heap, (due, key, name))
 
     def _heap(self, partition: int) -> list[tuple[float, str, str]]:
         if self._heaps is None:  # first use since start or a rebalance: rebuild from state
             self._heaps = {}
+            self._dues = {name: {} for name in self.by_name}
             for key in list(self.state.keys()):
                 raw = self.state.get(key)
                 if raw is None:
@@ -413,6 +436,7 @@ class Runner:
                     due = detector.due(state) if detector is not None else None
                     if due is not None:
                         self._heaps.setdefault(entry["p"], []).append((due, key, name))
+                        self._dues[name][key] = due
             for heap in self._heaps.values():
                 heapq.heapify(heap)
         return self._heaps.setdefault(partition, [])
@@ -432,10 +456,12 @@ class Runner:
             detector = self.by_name.get(name)
             if detector is None:  # a detector since disabled
                 continue
+            if self._dues[name].get(key) != due:
+                continue  # superseded: the key's due time changed since this entry
             entry = self._peek(key, partition)
             old = entry["s"].get(name)
-            if old is None or detector.due(old) != due:
-                continue  # superseded: the key's due time changed since this entry
+            if old is None:
+                continue
             self._staged[key] = entry
             try:
                 new, findings = detector.advance(key, old, watermark, self.registry)
@@ -443,4 +469,4 @@ class Runner:
                 outcome.errors.append((name, exc))
                 continue
             outcome.findings.extend(findings)
-            self._store(detector, key, entry, partition, old, new)
+            self._store(detector, key, entry, partition, new)

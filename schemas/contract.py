@@ -160,15 +160,23 @@ def _date_problem(s: str) -> str | None:
     return None
 
 
+#: The last time string :func:`_is_time` parsed, and its parse: decode checks a record's
+#: event_time, then event_ts parses that very string object again (held here, so no other
+#: string can take its identity).
+_last_time: tuple[str, datetime] = ("", datetime.min)
+
+
 def _is_time(s: str) -> bool:
     """fastjsonschema custom format "date-time" (hot path: one regex, one C parse)."""
+    global _last_time
     # The regex guarantees 4 ASCII digits first, so comparing the strings compares the years.
     if _TIME_RE.match(s) is None or not _YEAR_LO <= s[:4] <= _YEAR_HI:
         return False
     try:
-        _fromisoformat(s)
+        parsed = _fromisoformat(s)
     except ValueError:
         return _time_problem(s) is None
+    _last_time = (s, parsed)
     return True
 
 
@@ -183,6 +191,9 @@ def parse_time(s: str, *, field: str | None = None) -> datetime:
     Raises RecordError(code="bad_time") for anything else, naive times included; ``field``
     only names the field in the reason.
     """
+    last = _last_time
+    if last[0] is s:  # just checked by _is_time: the same test and parse as below
+        return last[1]
     if isinstance(s, str) and _TIME_RE.match(s) is not None and _YEAR_LO <= s[:4] <= _YEAR_HI:
         try:
             return _fromisoformat(s)
@@ -407,7 +418,12 @@ def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
         raise _not_json(e) from None
     if type(obj) is not dict:
         raise RecordError("not_object", f"record must be a JSON object, got {_json_type(obj)}")
-    if _keys_at_most(raw) > orjson.dumps(obj).count(b'":') or b"\\u0022" in raw:
+    written = _keys_at_most(raw)
+    # orjson writes every key read as '"key":', so no more written than the top level's keys
+    # read is no duplicate, known without writing the record again; not with an array, whose
+    # nesting alone may be too deep for orjson to write (its TypeError stays as it was).
+    if (written > len(obj) or b"[" in raw) and written > orjson.dumps(obj).count(b'":') or (
+            b"\\" in raw and b"\\u0022" in raw):
         _check_duplicate_keys(raw)  # more keys written than read: maybe one given twice
     _normalise_ids(obj, _FEED_IDS[feed])
     if not obj.keys() >= required.names:
@@ -496,6 +512,8 @@ _FEED_IDS = {feed: _id_fields(*(SCHEMAS[rt] for rt in FEED_RECORD_TYPES[feed]))
 
 
 _KEY_END = re.compile(rb'"\s*:')
+#: A quote then white space: where a key may end with space before its colon.
+_QUOTE_SPACE = re.compile(rb'"[ \n\t\r]')
 
 
 def _keys_at_most(raw: bytes) -> int:
@@ -505,7 +523,7 @@ def _keys_at_most(raw: bytes) -> int:
     colon inside strings): more means a key was given twice. A quote escaped as ``\\u0022``
     would hide one, so such records are always checked."""
     count = raw.count(b'":')
-    if b'" ' in raw or b'"\n' in raw or b'"\t' in raw or b'"\r' in raw:
+    if _QUOTE_SPACE.search(raw) is not None:  # one scan, not one per kind of space
         count = len(_KEY_END.findall(raw))
     return count
 
