@@ -46,6 +46,7 @@ from detectors.runner import FEEDBACK_FEEDS, Outcome, Runner, by_kind, clock_fee
 from detectors.verdicts import VERDICTS, apply_verdict, index_alert, tally
 from detectors.verdicts import precision as verified_precision
 from schemas import FEEDS, RecordError, decode, event_ts, parse_time
+from stream import heap
 from stream.ingest import Rejected, ingest
 from stream.outbox import key_partition
 
@@ -457,6 +458,7 @@ def load_registry(replay: Replay, files: Iterable[Path]) -> None:
     for path in files:
         if feed_of(path) == "registry":
             replay.load_registry(read_lines(path))
+    heap.freeze()  # out of the collector's walks (stream/heap.py); jobs forked later share it
 
 
 def bulk_latest(times: Iterable[float], tolerance_s: float = 900.0) -> float:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from stream import heap
 from stream.cli.common import detectors_arg, load, processes
 from stream.config import Settings
 
@@ -80,6 +81,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         # no wall clock offline: ids are forgotten only beyond the cap
         dedupe_max_ids=settings.dedupe_max_ids)
     started = time.monotonic()
+    heap.tune()
     if args.jobs:
         report = replay_jobs(detectors, files, args.jobs, settings.partitions, **options)
     else:

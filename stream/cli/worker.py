@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from stream import heap
 from stream.cli.common import ALL, load, processes
 from stream.config import Settings
 from stream.logs import use_json
@@ -53,6 +54,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print(f"sunlight: {exc}", file=sys.stderr)
             return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    heap.tune()
     if settings.log_format == "json":  # lines logged before Faust sets up its logging
         logging.basicConfig(level=settings.log_level.upper())
         use_json(logging.getLogger())

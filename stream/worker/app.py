@@ -46,6 +46,7 @@ from detectors.base import Detector, Event, Finding
 from detectors.findings import bounded, to_cloudevent
 from detectors.runner import Outcome, Runner
 from schemas import RecordError, parse_time
+from stream import heap
 from stream.config import Settings
 from stream.headers import headers_for
 from stream.ingest import (
@@ -591,8 +592,8 @@ class Sunlight:
     def _jobs(self) -> None:
         """Every job the worker runs beside Faust's own, each a named method below."""
         app = self.app
-        for task in (self.load_registry, self.dump_tasks_on_sigusr1, self.run_stages,
-                     self.serve_web):
+        for task in (self.load_registry, self.freeze_registry, self.dump_tasks_on_sigusr1,
+                     self.run_stages, self.serve_web):
             app.task(task)
         for interval, timer in ((0.5, self.send_ticks), (15.0, self.export_verdicts),
                                 (5.0, self.export_lag)):
@@ -605,6 +606,11 @@ class Sunlight:
 
     async def load_registry(self) -> None:
         await self.view.run()
+
+    async def freeze_registry(self) -> None:
+        """Once the registry is loaded, the collector stops walking it (stream/heap.py)."""
+        await self.view.ready.wait()
+        heap.freeze()
 
     async def dump_tasks_on_sigusr1(self) -> None:
         """`kill -USR1 <worker>` logs where every asyncio task waits: for a stuck worker."""
