@@ -525,6 +525,8 @@ def drain(settings: Settings, workers: list[Worker], inputs: int, settle_s: floa
         "duplicates_dropped": total("sunlight_duplicates_dropped_total"),
         "late_records": total("sunlight_late_records_total"),
         "alerts": total("sunlight_alerts_total"),
+        "routed_in_process": total("sunlight_records_routed_total", path="in_process"),
+        "routed_by_topic": total("sunlight_records_routed_total", path="topic"),
         "peak_rss_mb": [round(w.peak_rss / 2**20, 1) for w in workers],
     }
 
@@ -672,6 +674,8 @@ def part_throughput(args: argparse.Namespace, results: dict[str, Any]) -> list[R
          f"{r['cpu_us_per_event']:,.0f}"),
         ("throughput", "keyed events processed / alerts",
          f"{r['keyed_events_processed']:,.0f} / {r['alerts']:,.0f}"),
+        ("throughput", "events routed in-process / by the repartition topic",
+         f"{r['routed_in_process']:,.0f} / {r['routed_by_topic']:,.0f}"),
         ("throughput", "worker peak RSS, MB", f"{r['peak_rss_mb'][0]:,.0f}"),
     ]
 

@@ -64,6 +64,13 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _seconds_or_zero(text: str) -> float:
+    value = float(text.strip())
+    if not 0 <= value < float("inf"):
+        raise ValueError
+    return value
+
+
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -154,6 +161,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUNLIGHT_SOURCE_QUIET_S", "source_quiet_s", "a number of seconds > 0",
              _positive_seconds, "an input partition with nothing to read for this long stops "
              "holding event time back (windows close this soon after a feed ends)"),
+    Variable("SUNLIGHT_READ_AHEAD_S", "read_ahead_s", "a number of seconds >= 0",
+             _seconds_or_zero, "draining a backlog, an input partition read this far ahead "
+             "(event time) of the slowest one is held until it catches up (0: never)"),
     Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
              "token of POST /v1/precheck (unset: nobody is let in)"),
     Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
@@ -222,6 +232,10 @@ class Settings:
     #: An input partition with nothing to read for this long (seconds) stops holding event
     #: time back: windows close this soon after a fast feed ends.
     source_quiet_s: float = 2.0
+    #: Draining a backlog, an input partition read more than this far ahead in event time of
+    #: the slowest one still being read waits for it (stream/worker/readahead.py): windowed
+    #: detectors then keep hours of records waiting for the watermark, not days. 0: never.
+    read_ahead_s: float = 3600.0
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.

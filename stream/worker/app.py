@@ -68,6 +68,7 @@ from stream.worker.keyed import Handoff, KeyedContext, KeyedStage, StateStore, W
 from stream.worker.metrics import Metrics
 from stream.worker.precheck import PrecheckContext
 from stream.worker.precheck import handler as precheck_handler
+from stream.worker.readahead import ReadAhead
 from stream.worker.reference import RegistryView
 from stream.worker.verdicts import VerdictsContext, VerdictsStage
 from stream.worker.web import WebServer
@@ -162,6 +163,7 @@ class Sunlight:
         #: feed -> input source this worker reads -> whether it has nothing left to read.
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
+        self.read_ahead: ReadAhead[TopicPartition] = ReadAhead(settings.read_ahead_s)
         self._ticked: dict[str, dict[str, list[Any]]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
@@ -262,8 +264,9 @@ class Sunlight:
                     pending += await self._hand_over(work, producer)
                 # After the batch's records are sent: no tick can say "caught up" before them
                 # (nor before the trailing batch's are acknowledged).
-                await self._note_caught_up(consumer, feeds, batches,
-                                           busy=set() if trailing.done() else unacked)
+                backlog = await self._note_caught_up(consumer, feeds, batches,
+                                                     busy=set() if trailing.done() else unacked)
+                self._read_in_step(consumer, batches, progress, backlog)
                 if not batches:
                     await trailing.check()
                     continue
@@ -316,8 +319,28 @@ class Sunlight:
             log.info("ingest stage: commit skipped (partitions moved)")
         self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
 
+    def _read_in_step(self, consumer: AIOKafkaConsumer, batches: dict[Any, list[Any]],
+                      progress: dict[str, float], backlog: set[TopicPartition]) -> None:
+        """Hold back the input partitions read too far ahead in event time of the others
+        (stream/worker/readahead.py), and let go of those the others caught up with."""
+        ahead, assigned = self.read_ahead, consumer.assignment()
+        ahead.forget([tp for tp in ahead.progress if tp not in assigned])
+        for tp in batches:
+            reached = progress.get(f"{tp.topic}:{tp.partition}")
+            if reached is not None:
+                ahead.reached(tp, reached)
+        held = ahead.hold(backlog, time.time())
+        paused = consumer.paused()
+        if held - paused:
+            consumer.pause(*(held - paused))
+            self.metrics.partition_holds.inc(len(held - paused))
+        if paused - held:
+            consumer.resume(*(paused - held))
+        self.metrics.partitions_held.set(len(held))
+
     async def _note_caught_up(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
-                              batches: dict[Any, list[Any]], busy: set[Any]) -> None:
+                              batches: dict[Any, list[Any]], busy: set[Any]
+                              ) -> set[TopicPartition]:
         """Which of this worker's input partitions have had nothing to read for
         ``source_quiet_s``: such a source stops holding event time back
         (detectors.runner.Runner.observe). Not the moment it is read to its end: while a
@@ -325,10 +348,11 @@ class Sunlight:
         milliseconds, and its next records are older than what the others have delivered.
         Nor while the broker does not answer, nor while records read from it (``busy``) wait
         for their acknowledgement. Partitions no longer assigned are forgotten:
-        their new owner speaks for them."""
+        their new owner speaks for them. Returns the partitions with records left to read."""
         now, wall = time.monotonic(), time.time()
         since = self._quiet_since
         caught: dict[str, dict[str, bool]] = {}
+        backlog: set[TopicPartition] = set()
         for tp in consumer.assignment():
             feed = feeds.get(tp.topic)
             if feed is None or not feed.ticking:
@@ -339,14 +363,17 @@ class Sunlight:
             # (an outage), nobody knows what is waiting there, so it is not quiet.
             answered = consumer.last_poll_timestamp(tp)
             stale = answered is None or wall - answered / 1000 > self.settings.source_quiet_s
-            if (tp in batches or tp in busy or highwater is None or stale
-                    or await consumer.position(tp) < highwater):
+            unread = highwater is not None and await consumer.position(tp) < highwater
+            if unread:
+                backlog.add(tp)
+            if tp in batches or tp in busy or highwater is None or stale or unread:
                 since.pop(source, None)
                 quiet = False
             else:
                 quiet = now - since.setdefault(source, now) >= self.settings.source_quiet_s
             caught.setdefault(feed.name, {})[source] = quiet
         self.source_caught_up = caught
+        return backlog
 
     async def _ingest_one(self, feed: IngestFeed, message: Any,
                           work: dict[TopicPartition, list[Handoff]],

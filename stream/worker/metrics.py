@@ -63,6 +63,15 @@ class Metrics:
             "sunlight_consumer_lag_messages",
             "Messages not yet read on this worker's assigned partitions, per topic", ["topic"],
             registry=r)
+        self.partitions_held = Gauge(
+            "sunlight_ingest_partitions_held",
+            "Input partitions the ingest stage holds back (paused) while draining a backlog, "
+            "because they are read further ahead in event time than SUNLIGHT_READ_AHEAD_S "
+            "past the slowest one", registry=r)
+        self.partition_holds = Counter(
+            "sunlight_ingest_partition_holds",
+            "Times the ingest stage held back an input partition read too far ahead in event "
+            "time (see sunlight_ingest_partitions_held)", registry=r)
         self.last_event_time = Gauge(
             "sunlight_last_record_timestamp_seconds",
             "Wall-clock time a record of this topic was last read (feed silence)", ["topic"],
