@@ -19,7 +19,9 @@ payment arriving later than that is scored at once. The finding's time is the pa
 its basis the payment's event_id.
 
 The state per pair is the scorer's model, 12 numbers (about 90 bytes of JSON), plus the
-payments waiting for the watermark (those of the last ``allowed_lateness_hours``).
+payments waiting for the watermark (those of the last ``allowed_lateness_hours``), kept in
+scoring order, so a payment costs a search to file and the next due time is the first's: a busy
+payer may have thousands waiting.
 
 >>> from detectors.registry import Registry
 >>> detector = PayerAmountOutlier()
@@ -42,6 +44,7 @@ payments waiting for the watermark (those of the last ``allowed_lateness_hours``
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from operator import itemgetter
 from typing import Any
 
@@ -53,8 +56,10 @@ from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
 
 #: State keys (named in code, one letter on the wire, as the changelog holds them): the
-#: payer-purpose's learned model, and the payments waiting for the watermark.
-MODEL, PENDING = "m", "p"
+#: payer-purpose's learned model, and the payments waiting for the watermark, in scoring order
+#: (event time, event_id). States written before that order was kept have them unordered
+#: under "p" (``LEGACY_PENDING``): they are put in order when next touched.
+MODEL, PENDING, LEGACY_PENDING = "m", "q", "p"
 
 
 class PayerAmountOutlier(Detector):
@@ -115,13 +120,14 @@ class PayerAmountOutlier(Detector):
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
         # The model is only read here (advance copies it to update it): only the list of
-        # pending payments is copied, not the model's numbers per payment.
-        new = ({MODEL: state[MODEL], PENDING: list(state[PENDING])} if state is not None
+        # pending payments is copied (not its items, never changed), not the model.
+        new = ({MODEL: state[MODEL], PENDING: _pending(state)} if state is not None
                else {MODEL: self.scorer.new_state(), PENDING: []})
         record = event.record
-        new[PENDING].append([event.ts, event.event_id, float(record["amount"]), event.time,
-                         event.ref("status", "payer_id", "payee_id", "purpose", "amount",
-                                   "region")])
+        insort(new[PENDING],
+               [event.ts, event.event_id, float(record["amount"]), event.time,
+                event.ref("status", "payer_id", "payee_id", "purpose", "amount", "region")],
+               key=_ORDER)
         return new, []
 
     def retention_s(self) -> float:
@@ -130,18 +136,23 @@ class PayerAmountOutlier(Detector):
         return self.lateness_s
 
     def due(self, state: Any) -> float | None:
-        if not state[PENDING]:
-            return None
-        return min(map(_TS, state[PENDING])) + self.lateness_s
+        pending = state.get(PENDING)
+        if pending is None:  # written before pending payments were kept in order
+            pending = state[LEGACY_PENDING]
+            return min(map(_TS, pending)) + self.lateness_s if pending else None
+        return pending[0][0] + self.lateness_s if pending else None
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
     ) -> tuple[Any, list[Finding]]:
-        new = _copy(state)
-        ready = sorted((item for item in new[PENDING] if item[0] + self.lateness_s <= watermark),
-                       key=lambda item: (item[0], item[1]))
-        new[PENDING] = [item for item in new[PENDING] if item[0] + self.lateness_s > watermark]
-        model = new[MODEL]
+        pending = _pending(state)
+        # Ready: a prefix of the ordered payments (those the watermark has passed by the
+        # lateness). Items are never changed, so the rest is shared, not copied.
+        lateness = self.lateness_s
+        cut = bisect_right(pending, watermark, key=lambda item: item[0] + lateness)
+        ready = pending[:cut]
+        model = list(state[MODEL])  # the scorer updates the model in place
+        new = {MODEL: model, PENDING: pending[cut:]}
         findings = []
         for _, event_id, amount, time, ref in ready:
             step = self.scorer.update(model, amount, 0 if model[0] is None else model[0] + 1)
@@ -188,9 +199,13 @@ class PayerAmountOutlier(Detector):
         )
 
 
-#: A pending payment's event time.
-_TS = itemgetter(0)
+#: A pending payment's event time, and its place in scoring order.
+_TS, _ORDER = itemgetter(0), itemgetter(0, 1)
 
 
-def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    return {MODEL: list(state[MODEL]), PENDING: [list(item) for item in state[PENDING]]}
+def _pending(state: dict[str, Any]) -> list[Any]:
+    """A new list of the state's pending payments, in scoring order."""
+    pending = state.get(PENDING)
+    if pending is None:
+        return sorted(state[LEGACY_PENDING], key=_ORDER)
+    return list(pending)

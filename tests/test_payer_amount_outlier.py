@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -100,7 +101,7 @@ def test_a_new_level_becomes_normal() -> None:
 def test_state_is_tiny_and_restores() -> None:
     states, _ = run(history(40))
     state = states[f"{PAYER}|materials"]
-    assert state["p"] == [] and len(orjson.dumps(state)) < 130
+    assert state["q"] == [] and len(orjson.dumps(state)) < 130
     restored = orjson.loads(orjson.dumps(states))
     tail = [payment("big", 60_000.0, day=41)]
     assert run(tail, states=restored)[1][0].score == run(tail, states=states)[1][0].score
@@ -140,3 +141,27 @@ def test_a_payment_waits_for_the_watermark() -> None:
     assert found == []  # event time has not passed the outlier by an hour yet
     later = payment("later", 5000.0, day=31)
     assert [f.basis for f in runner.handle(later, detector.key(later)).findings] == [("big",)]
+
+
+def test_a_state_written_before_pending_payments_were_ordered_gives_the_same_findings() -> None:
+    # A changelog written by the previous release holds the pending payments unordered, under
+    # "p": a worker restored from it must score them as if it had kept them itself.
+    detector = PayerAmountOutlier(allowed_lateness_hours=48.0)
+    events = history(30) + [payment("big", 60_000.0, day=30)]
+    key = detector.key(events[0])
+    state: Any = None
+    for event in events[:-5]:
+        state, _ = detector.process(event, key, state, Registry())
+    legacy = {"m": state["m"], "p": list(reversed(state["q"]))}
+    assert detector.due(legacy) == detector.due(state)
+
+    def finish(state: Any) -> list[tuple[tuple[str, ...], float]]:
+        found = []
+        for event in events[-5:]:
+            state, _ = detector.process(event, key, state, Registry())
+        state, findings = detector.advance(key, state, events[-1].ts + 49 * 3600, Registry())
+        found += [(f.basis, f.score) for f in findings]
+        assert state["q"] == []
+        return found
+
+    assert finish(legacy) == finish(state) != []
