@@ -21,7 +21,8 @@ its basis the payment's event_id.
 The state per pair is the scorer's model, 12 numbers (about 90 bytes of JSON), plus the
 payments waiting for the watermark (those of the last ``allowed_lateness_hours``), kept in
 scoring order, so a payment costs a search to file and the next due time is the first's: a busy
-payer may have thousands waiting.
+payer may have thousands waiting. Each is kept as the few values scoring and its evidence need
+(about 100 bytes), since the whole list is written to the changelog with every batch.
 
 >>> from detectors.registry import Registry
 >>> detector = PayerAmountOutlier()
@@ -50,7 +51,7 @@ from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import HOUR
-from detectors.evidence import evidence
+from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
@@ -124,9 +125,11 @@ class PayerAmountOutlier(Detector):
         new = ({MODEL: state[MODEL], PENDING: _pending(state)} if state is not None
                else {MODEL: self.scorer.new_state(), PENDING: []})
         record = event.record
+        # What scoring and the evidence need, no more (payer and purpose are the key's): the
+        # whole list is written with the key's state after every batch.
         insort(new[PENDING],
-               [event.ts, event.event_id, float(record["amount"]), event.time,
-                event.ref("status", "payer_id", "payee_id", "purpose", "amount", "region")],
+               [event.ts, event.event_id, record["amount"], event.time, record["status"],
+                record["payee_id"], record["region"]],
                key=_ORDER)
         return new, []
 
@@ -154,16 +157,23 @@ class PayerAmountOutlier(Detector):
         model = list(state[MODEL])  # the scorer updates the model in place
         new = {MODEL: model, PENDING: pending[cut:]}
         findings = []
-        for _, event_id, amount, time, ref in ready:
+        for item in ready:
+            amount = float(item[2])
             step = self.scorer.update(model, amount, 0 if model[0] is None else model[0] + 1)
             if step.alert:
-                findings.append(self._finding(key, event_id, amount, time, ref, step,
-                                              model[1]))
+                findings.append(self._finding(key, item, amount, step, model[1]))
         return new, findings
 
-    def _finding(self, key: str, event_id: str, amount: float, time: str,
-                 ref: dict[str, Any], step: Any, seen: int) -> Finding:
+    def _finding(self, key: str, item: list[Any], amount: float, step: Any,
+                 seen: int) -> Finding:
         payer, _, purpose = key.rpartition("|")
+        if len(item) == 5:  # kept with its evidence entry by an earlier release
+            _, event_id, _, time, ref = item
+        else:
+            _, event_id, raw_amount, time, status, payee, region = item
+            ref = record_ref("payments", event_id, time, {
+                "status": status, "payer_id": payer, "payee_id": payee, "purpose": purpose,
+                "amount": raw_amount, "region": region})
         expected = step.expected
         ratio = amount / expected if expected > 0 else float("inf")
         p = self.params

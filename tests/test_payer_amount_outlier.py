@@ -152,15 +152,21 @@ def test_a_state_written_before_pending_payments_were_ordered_gives_the_same_fin
     state: Any = None
     for event in events[:-5]:
         state, _ = detector.process(event, key, state, Registry())
-    legacy = {"m": state["m"], "p": list(reversed(state["q"]))}
+    payer, _, purpose = key.rpartition("|")
+    legacy = {"m": state["m"], "p": [  # each with its evidence entry, newest first
+        [ts, event_id, float(amount), time, {
+            "topic": "payments", "event_id": event_id, "event_time": time, "fields": {
+                "status": status, "payer_id": payer, "payee_id": payee, "purpose": purpose,
+                "amount": amount, "region": region}}]
+        for ts, event_id, amount, time, status, payee, region in reversed(state["q"])]}
     assert detector.due(legacy) == detector.due(state)
 
-    def finish(state: Any) -> list[tuple[tuple[str, ...], float]]:
+    def finish(state: Any) -> list[tuple[Any, ...]]:
         found = []
         for event in events[-5:]:
             state, _ = detector.process(event, key, state, Registry())
         state, findings = detector.advance(key, state, events[-1].ts + 49 * 3600, Registry())
-        found += [(f.basis, f.score) for f in findings]
+        found += [(f.basis, f.score, f.evidence["records"]) for f in findings]
         assert state["q"] == []
         return found
 
