@@ -229,6 +229,10 @@ class Sunlight:
             # in step: a topic read days (of event time) ahead of another makes detectors that
             # join them keep more, and ones that prune by their own newest record miss joins.
             max_partition_fetch_bytes=64 * 1024,
+            # Under load, batches of a tenth of a second rather than of whatever arrived since
+            # the last: each batch rewrites every key it changed to the changelog, and a busy
+            # payer's key is rewritten with each (live at 5,500 events/s, 23% of the CPU).
+            fetch_min_bytes=64 * 1024, fetch_max_wait_ms=100,
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(max(1.0, settings.session_timeout_s / 10) * 1000),
             **client_options(settings.kafka_security))
