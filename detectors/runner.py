@@ -318,8 +318,13 @@ class Runner:
         """Write every committed change to ``state`` (encoded: live, the changelog's bytes).
         Returns the number of writes."""
         cache, state = self._cache, self.state
+        # A store split by partition (the worker's) is told each key's: changes may have
+        # waited through several batches of different partitions.
+        place = getattr(state, "place", None)
         for key in self._dirty:
             entry = cache[key]
+            if place is not None:
+                place(entry["p"])
             if entry["s"] or entry["seen"] or "wm" in entry:
                 # A copy: orjson's own result keeps a 4 KB buffer whatever its length
                 # (tracemalloc), 20x the entry's size in a table of a million keys.

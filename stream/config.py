@@ -164,6 +164,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUNLIGHT_READ_AHEAD_S", "read_ahead_s", "a number of seconds >= 0",
              _seconds_or_zero, "draining a backlog, an input partition read this far ahead "
              "(event time) of the slowest one is held until it catches up (0: never)"),
+    Variable("SUNLIGHT_COMMIT_INTERVAL_S", "commit_interval_s", "a number of seconds >= 0",
+             _seconds_or_zero, "state changes are written and input offsets committed this "
+             "often (0: after every batch)"),
     Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
              "token of POST /v1/precheck (unset: nobody is let in)"),
     Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
@@ -236,6 +239,12 @@ class Settings:
     #: the slowest one still being read waits for it (stream/worker/readahead.py): windowed
     #: detectors then keep hours of records waiting for the watermark, not days. 0: never.
     read_ahead_s: float = 3600.0
+    #: How often (seconds) the state changed by events the ingest stage handed over
+    #: in-process is written to the changelogs, and the input offsets they came from then
+    #: committed (Kafka Streams' commit.interval.ms): a busy key changed by many batches is
+    #: written once per interval, not once per batch. A crash redoes at most this much input
+    #: (the same alerts, ids unchanged). 0: after every batch.
+    commit_interval_s: float = 1.0
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.

@@ -164,6 +164,11 @@ class Sunlight:
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
         self.read_ahead: ReadAhead[TopicPartition] = ReadAhead(settings.read_ahead_s)
+        #: Input offsets ingested (their sends acknowledged) and not yet committed: they are
+        #: at the next checkpoint (every ``commit_interval_s``), once the state they changed
+        #: is written.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._checkpointed = time.monotonic()
         self._ticked: dict[str, dict[str, list[Any]]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
@@ -238,7 +243,8 @@ class Sunlight:
             **client_options(settings.kafka_security))
         # Input partitions taken over may have records in the repartition topics: the keyed
         # stage reads those before it takes any handed over (stream/worker/handover.py).
-        consumer.subscribe(list(feeds), listener=_Moved(self.keyed.handover))
+        consumer.subscribe(list(feeds), listener=_Moved(self.keyed.handover,
+                                                        self._inputs_revoked))
         await consumer.start()
         # The previous batch's acks and commit, awaited while this one is read and routed.
         trailing = Trailing()
@@ -271,12 +277,23 @@ class Sunlight:
                 backlog = await self._note_caught_up(consumer, feeds, batches,
                                                      busy=set() if trailing.done() else unacked)
                 self._read_in_step(consumer, batches, progress, backlog)
+                # A checkpoint: the state the handed-over work changed since the last is
+                # written, and the input offsets it covers are then committed.
+                now = time.monotonic()
+                checkpoint = now - self._checkpointed >= settings.commit_interval_s
                 if not batches:
                     await trailing.check()
+                    if checkpoint and self._uncommitted:
+                        self._checkpointed = now
+                        await trailing.then(self._commit_ingested(
+                            consumer, await self.keyed.checkpoint(producer)))
                     continue
+                if checkpoint:
+                    self._checkpointed = now
+                    pending.append(await self.keyed.checkpoint(producer))
                 unacked = set(batches)
                 await trailing.then(self._ingested(
-                    consumer, feeds, batches, pending, progress, started))
+                    consumer, feeds, batches, pending, progress, started, checkpoint))
         finally:
             trailing.cancel()
             await consumer.stop()
@@ -306,8 +323,9 @@ class Sunlight:
 
     async def _ingested(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
                         batches: dict[Any, list[Any]], pending: list[Awaitable[Any]],
-                        progress: dict[str, float], started: float) -> None:
-        """A batch's end, once what it sent is acknowledged: its progress, then its commit."""
+                        progress: dict[str, float], started: float, checkpoint: bool) -> None:
+        """A batch's end, once what it sent is acknowledged: its progress, then, at a
+        checkpoint, the commit of its offsets and those of the batches since the last."""
         await asyncio.gather(*pending)
         # Progress counts once the broker has the batch: a tick then never reaches a keyed
         # partition ahead of a record it covers, whatever the producer's retries across a
@@ -318,10 +336,35 @@ class Sunlight:
                 feed = feeds[tp.topic]
                 feed.progress[source] = max(progress[source],
                                             feed.progress.get(source, float("-inf")))
-        if not await commit_or_redo(consumer, {tp: messages[-1].offset + 1
-                                               for tp, messages in batches.items()}):
-            log.info("ingest stage: commit skipped (partitions moved)")
+        for tp, messages in batches.items():
+            self._uncommitted[tp] = messages[-1].offset + 1
+        if checkpoint:
+            await self._commit_ingested(consumer)
         self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
+
+    async def _commit_ingested(self, consumer: AIOKafkaConsumer,
+                               written: Awaitable[Any] | None = None) -> None:
+        """Commit the input offsets of the batches ingested since the last checkpoint (once
+        ``written``, the checkpoint's state, is, if given)."""
+        if written is not None:
+            await written
+        assigned = consumer.assignment()
+        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in assigned}
+        self._uncommitted = {}
+        if offsets and not await commit_or_redo(consumer, offsets):
+            log.info("ingest stage: commit skipped (partitions moved)")
+
+    async def _inputs_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Input partitions are moving: the state of the work they handed over is written and
+        their offsets committed first, so their next reader neither loses nor redoes it."""
+        consumer = self.ingest_consumer
+        if consumer is None:
+            return
+        producer = await self.app.maybe_start_producer()
+        try:
+            await self._commit_ingested(consumer, await self.keyed.checkpoint(producer))
+        except Exception as exc:  # noqa: BLE001 - the next reader redoes them (at-least-once)
+            log.warning("ingest stage: offsets not committed before partitions moved: %s", exc)
 
     def _read_in_step(self, consumer: AIOKafkaConsumer, batches: dict[Any, list[Any]],
                       progress: dict[str, float], backlog: set[TopicPartition]) -> None:
@@ -749,11 +792,13 @@ def _refused(exc: BaseException | None) -> bool:
 class _Moved(ConsumerRebalanceListener):
     """The ingest stage's partitions moved: see stream/worker/handover.py."""
 
-    def __init__(self, handover: Handover) -> None:
+    def __init__(self, handover: Handover,
+                 revoking: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
         self.handover = handover
+        self.revoking = revoking
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
+        await self.revoking(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.handover.moved()

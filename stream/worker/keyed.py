@@ -76,6 +76,10 @@ class StateStore(MutableMapping[str, bytes]):
     def get(self, key: str, default: Any = None) -> Any:  # hot path: no KeyError
         return self.data.get(key, default)
 
+    def place(self, partition: int) -> None:
+        """The keys written next belong to ``partition`` (the Runner says, per key)."""
+        self.partition = partition
+
     def __setitem__(self, key: str, value: bytes) -> None:
         self.data[key] = value
         self.partition_of[key] = self.changed[key] = self.partition
@@ -213,6 +217,9 @@ class KeyedStage:
         self.metrics.keyed_ready.set(0)
         async with self._lock:  # the batches in flight finish (and are written) first
             await self.trailing.wait()
+            # Work handed over since the last checkpoint: its state goes with the partitions
+            # (their next owner starts from it; the ingest stage's offsets may cover it).
+            await self._write(self._changes(), await self.context.producer())
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
                 if kind is not None:
@@ -338,16 +345,44 @@ class KeyedStage:
             pending: list[Awaitable[Any]] = []
             alerts = self.context.publisher.outbox(producer)
             for tp in taken:
-                await self._partition(tp, work[tp], self._work, pending, alerts)
+                # Its state changes wait for the ingest stage's next checkpoint.
+                await self._partition(tp, work[tp], self._work, pending, alerts, flush=False)
             finish = await self._close(pending, alerts, {}, producer, started)
             await self.trailing.then(_signalling(finish, done))
         return taken, done
 
+    async def checkpoint(self, producer: Any) -> asyncio.Future[None]:
+        """Write every state change not yet written (those of the work :meth:`take` ran) to
+        the changelogs, after the alerts of the work that made them are confirmed. Returns
+        what completes once the broker has them: the ingest stage commits the input offsets
+        of that work only then. Several batches' changes to a busy key are written once."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        async with self._lock:
+            await self.trailing.then(_signalling(self._write(self._changes(), producer), done))
+        return done
+
+    def _changes(self) -> dict[str, list[tuple[str, int, bytes | None]]]:
+        """Every change committed in the Runners and not yet taken, encoded (entries are
+        bytes: later work cannot change this copy)."""
+        for runner in self.runners.values():
+            runner.flush()
+        return {kind: store.take_changes() for kind, store in self.stores.items()}
+
+    async def _write(self, changes: dict[str, list[tuple[str, int, bytes | None]]],
+                     producer: Any) -> None:
+        changelog = self.context.publisher.outbox(producer)
+        for kind, kind_changes in changes.items():
+            topic = self.changelogs[kind]
+            for key, partition, value in kind_changes:
+                changelog.add(topic, key.encode(), value, (topic, partition, -1), partition)
+        await (await changelog.flush())
+
     async def _partition(self, tp: TopicPartition, items: Iterable[Any],
                          one: Callable[..., Awaitable[None]], pending: list[Awaitable[Any]],
-                         alerts: Outbox) -> None:
+                         alerts: Outbox, flush: bool = True) -> None:
         """Run one keyed partition's records (``one`` runs each: a message read from the
-        partition, or work handed over) through its kind's Runner."""
+        partition, or work handed over) through its kind's Runner; ``flush``: encode the
+        state they changed for the batch's changelog write."""
         kind = self.kind_of_topic[tp.topic]
         runner, store = self.runners[kind], self.stores[kind]
         store.partition = partition = tp.partition
@@ -359,9 +394,8 @@ class KeyedStage:
                           partition, failure(exc))
                 await self._poison(item, exc, pending)
                 runner.commit()  # what it changed counts: the record is dealt with
-        # Into the store while store.partition is this partition: every key this partition's
-        # records and windows changed belongs to it (not yet sent, see _finish).
-        runner.flush()
+        if flush:  # into the store (not yet sent, see _finish)
+            runner.flush()
 
     async def _close(self, pending: list[Awaitable[Any]], alerts: Outbox,
                      offsets: dict[TopicPartition, int], producer: Any,
@@ -383,12 +417,7 @@ class KeyedStage:
         """A batch's end: its alerts and dead letters confirmed first; only then the state
         that marks their events seen; then its input offsets committed."""
         await asyncio.gather(*pending)
-        changelog = self.context.publisher.outbox(producer)
-        for kind, kind_changes in changes.items():
-            topic = self.changelogs[kind]
-            for key, partition, value in kind_changes:
-                changelog.add(topic, key.encode(), value, (topic, partition, -1), partition)
-        await (await changelog.flush())
+        await self._write(changes, producer)
         # Partitions moved meanwhile: their next owner redoes the batch against the state
         # written above (duplicates are dropped).
         consumer = self.consumer
