@@ -420,10 +420,16 @@ def decode(feed: str, raw: bytes | None, max_bytes: int = 1_048_576) -> dict:
         raise RecordError("not_object", f"record must be a JSON object, got {_json_type(obj)}")
     written = _keys_at_most(raw)
     # orjson writes every key read as '"key":', so no more written than the top level's keys
-    # read is no duplicate, known without writing the record again; not with an array, whose
-    # nesting alone may be too deep for orjson to write (its TypeError stays as it was).
-    if (written > len(obj) or b"[" in raw) and written > orjson.dumps(obj).count(b'":') or (
-            b"\\" in raw and b"\\u0022" in raw):
+    # read is no duplicate, known without writing the record again.
+    screen = written > len(obj) or b"[" in raw
+    if screen:
+        try:
+            screen = written > orjson.dumps(obj).count(b'":')
+        except TypeError:  # read, but nested deeper than orjson writes (254 levels): Sunlight
+            # could neither repartition nor cite it
+            raise RecordError("not_json", "record is nested too deeply to write again (over "
+                              "254 levels)") from None
+    if screen or (b"\\" in raw and b"\\u0022" in raw):
         _check_duplicate_keys(raw)  # more keys written than read: maybe one given twice
     _normalise_ids(obj, _FEED_IDS[feed])
     if not obj.keys() >= required.names:

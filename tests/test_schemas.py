@@ -279,6 +279,22 @@ def test_unreadable_input_is_rejected(feed, raw, code, says):
 
 
 @pytest.mark.parametrize("feed", FEEDS)
+@pytest.mark.parametrize("opener, closer", [(b"[", b"]"), (b'{"a":', b"}")])
+def test_a_record_readable_but_too_deep_to_write_again_is_rejected(feed, opener, closer):
+    # orjson reads up to 1024 levels but writes only 254: a record carried to the keyed stage
+    # (its envelope) or cited in evidence is written again, so it is refused here, clearly.
+    record = base(feed)
+    nested = b'"zz_extra_deep": ' + opener * 300 + b"1" + closer * 300
+    raw = b"{" + nested + b", " + orjson.dumps(record)[1:]
+    err = rejects(feed, raw)
+    assert err.code == "not_json" and "too deeply" in err.reason
+    shallow = b'{"zz_extra_deep": ' + opener * 200 + b"1" + closer * 200 + b", "
+    decoded = decode(feed, shallow + orjson.dumps(record)[1:])
+    decoded.pop("zz_extra_deep")
+    assert decoded == decode(feed, orjson.dumps(record))
+
+
+@pytest.mark.parametrize("feed", FEEDS)
 @pytest.mark.parametrize("literal", sorted(NAN_SPLICE))
 def test_non_finite_number_literal_is_rejected(feed, literal):
     raw = orjson.dumps(base(feed))
