@@ -190,6 +190,9 @@ class KeyedStage:
         self._lock = asyncio.Lock()
         #: The previous batch's acks, changelog write and commit (stream.kafka.Trailing).
         self.trailing = Trailing()
+        #: Offsets read (their batches run) and not yet committed: at the next checkpoint.
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._checkpointed = time.monotonic()
         #: Which keyed partitions the ingest stage may hand events to in-process.
         self.handover = Handover()
         #: (metric, feed, stage) -> records of the batch in flight counted there; the
@@ -217,9 +220,14 @@ class KeyedStage:
         self.metrics.keyed_ready.set(0)
         async with self._lock:  # the batches in flight finish (and are written) first
             await self.trailing.wait()
-            # Work handed over since the last checkpoint: its state goes with the partitions
-            # (their next owner starts from it; the ingest stage's offsets may cover it).
+            # What changed since the last checkpoint goes with the partitions (their next
+            # owner starts from it; the ingest stage's offsets may cover it), then what was
+            # read of them is committed (while still theirs).
             await self._write(self._changes(), await self.context.producer())
+            offsets = {tp: o for tp, o in self._take_uncommitted().items()
+                       if self.consumer is not None and tp in self.consumer.assignment()}
+            if offsets and self.consumer is not None:
+                await commit_or_redo(self.consumer, offsets)
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
                 if kind is not None:
@@ -300,29 +308,46 @@ class KeyedStage:
                 if self.handover.stale:
                     await self.handover.refresh(consumer)
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                # A checkpoint: the state changed since the last is written, and the offsets
+                # read since then committed after it (as the ingest stage does its own).
+                now = time.monotonic()
+                checkpoint = now - self._checkpointed >= settings.commit_interval_s
+                if checkpoint:
+                    self._checkpointed = now
                 if not batches:
                     await self.trailing.check()
+                    if checkpoint and self._uncommitted:
+                        async with self._lock:
+                            await self.trailing.then(self._finish(
+                                [], self._changes(), self._take_uncommitted(), producer,
+                                time.perf_counter()))
                     continue
                 started = time.perf_counter()
                 self.handover.fetched = set(batches)  # read, not yet run: no handover there
                 async with self._lock:
-                    finish = await self._batch(batches, producer, started)
+                    finish = await self._batch(batches, producer, started, checkpoint)
                     self.handover.fetched = set()
                     await self.trailing.then(finish)
         finally:
             self.trailing.cancel()
             await consumer.stop()
 
-    async def _batch(self, batches: dict[TopicPartition, list[Any]],
-                     producer: Any, started: float) -> Coroutine[Any, Any, None]:
+    async def _batch(self, batches: dict[TopicPartition, list[Any]], producer: Any,
+                     started: float, checkpoint: bool) -> Coroutine[Any, Any, None]:
         """Run a batch through the Runners; returns its finishing step (see :meth:`_finish`),
         to run while the next batch is processed."""
         pending: list[Awaitable[Any]] = []
         alerts = self.context.publisher.outbox(producer)
         for tp, messages in batches.items():
             await self._partition(tp, messages, self._message, pending, alerts)
-        offsets = {tp: messages[-1].offset + 1 for tp, messages in batches.items()}
-        return await self._close(pending, alerts, offsets, producer, started)
+            self._uncommitted[tp] = messages[-1].offset + 1
+        if not checkpoint:
+            return await self._close(pending, alerts, {}, producer, started, write=False)
+        return await self._close(pending, alerts, self._take_uncommitted(), producer, started)
+
+    def _take_uncommitted(self) -> dict[TopicPartition, int]:
+        offsets, self._uncommitted = self._uncommitted, {}
+        return offsets
 
     async def take(self, work: Mapping[TopicPartition, Sequence[Work]], producer: Any
                    ) -> tuple[set[TopicPartition], asyncio.Future[None]]:
@@ -345,9 +370,9 @@ class KeyedStage:
             pending: list[Awaitable[Any]] = []
             alerts = self.context.publisher.outbox(producer)
             for tp in taken:
-                # Its state changes wait for the ingest stage's next checkpoint.
-                await self._partition(tp, work[tp], self._work, pending, alerts, flush=False)
-            finish = await self._close(pending, alerts, {}, producer, started)
+                await self._partition(tp, work[tp], self._work, pending, alerts)
+            # Its state is written at the ingest stage's next checkpoint.
+            finish = await self._close(pending, alerts, {}, producer, started, write=False)
             await self.trailing.then(_signalling(finish, done))
         return taken, done
 
@@ -379,10 +404,10 @@ class KeyedStage:
 
     async def _partition(self, tp: TopicPartition, items: Iterable[Any],
                          one: Callable[..., Awaitable[None]], pending: list[Awaitable[Any]],
-                         alerts: Outbox, flush: bool = True) -> None:
+                         alerts: Outbox) -> None:
         """Run one keyed partition's records (``one`` runs each: a message read from the
-        partition, or work handed over) through its kind's Runner; ``flush``: encode the
-        state they changed for the batch's changelog write."""
+        partition, or work handed over) through its kind's Runner. The state they change is
+        encoded and written at the next checkpoint."""
         kind = self.kind_of_topic[tp.topic]
         runner, store = self.runners[kind], self.stores[kind]
         store.partition = partition = tp.partition
@@ -394,17 +419,15 @@ class KeyedStage:
                           partition, failure(exc))
                 await self._poison(item, exc, pending)
                 runner.commit()  # what it changed counts: the record is dealt with
-        if flush:  # into the store (not yet sent, see _finish)
-            runner.flush()
 
     async def _close(self, pending: list[Awaitable[Any]], alerts: Outbox,
                      offsets: dict[TopicPartition, int], producer: Any,
-                     started: float) -> Coroutine[Any, Any, None]:
-        """Send a batch's alerts; returns its finishing step."""
+                     started: float, write: bool = True) -> Coroutine[Any, Any, None]:
+        """Send a batch's alerts; returns its finishing step. ``write``: a checkpoint, every
+        change not yet written goes (the state as this batch left it: entries are bytes, the
+        next batch cannot change this copy), once its alerts are out."""
         pending.append(await alerts.flush())
-        # The state as this batch left it (entries are bytes: the next batch cannot change
-        # this copy), written once its alerts are out.
-        changes = {kind: store.take_changes() for kind, store in self.stores.items()}
+        changes = self._changes() if write else {}
         metrics, counts, self.counts = self.metrics, self.counts, Counter()
         for (name, feed, stage), n in counts.items():
             getattr(metrics, name).labels(feed, stage).inc(n)
@@ -421,6 +444,9 @@ class KeyedStage:
         # Partitions moved meanwhile: their next owner redoes the batch against the state
         # written above (duplicates are dropped).
         consumer = self.consumer
+        if consumer is not None:
+            assigned = consumer.assignment()
+            offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
         if (offsets and consumer is not None
                 and not await commit_or_redo(consumer, offsets)):
             log.info("keyed stage: commit skipped (partitions moved)")
