@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Coroutine, Iterable
 from typing import Any
 
@@ -11,6 +13,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from stream.config import Settings
 from stream.security import client_options
+
+log = logging.getLogger("sunlight.kafka")
 
 
 async def partition_counts(settings: Settings, topics: Iterable[str]) -> dict[str, int]:
@@ -59,6 +63,41 @@ async def commit_or_redo(consumer: Any, offsets: dict[Any, int]) -> bool:
     except (CommitFailedError, IllegalStateError):
         return False
     return True
+
+
+class Checkpoints:
+    """A stage's checkpoints (every ``interval_s`` seconds; 0: every batch): the offsets its
+    batches have read since the last, committed only once the state they changed is written
+    (Kafka Streams' ``commit.interval.ms``)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.uncommitted: dict[Any, int] = {}
+        self._at = time.monotonic()
+
+    def due(self) -> bool:
+        """Whether this batch is a checkpoint (the clock restarts when it is)."""
+        now = time.monotonic()
+        if now - self._at < self.interval_s:
+            return False
+        self._at = now
+        return True
+
+    def read(self, tp: Any, next_offset: int) -> None:
+        self.uncommitted[tp] = next_offset
+
+    def take(self) -> dict[Any, int]:
+        """The offsets read since the last checkpoint (to commit once its state is written)."""
+        offsets, self.uncommitted = self.uncommitted, {}
+        return offsets
+
+    async def commit(self, consumer: Any, offsets: dict[Any, int], stage: str) -> None:
+        """Commit ``offsets`` of the partitions still assigned (the others' next owner redoes
+        what it read: at-least-once)."""
+        assigned = consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+        if offsets and not await commit_or_redo(consumer, offsets):
+            log.info("%s stage: commit skipped (partitions moved)", stage)
 
 
 class Trailing:

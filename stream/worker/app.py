@@ -57,7 +57,7 @@ from stream.ingest import (
     is_deletion,
     registry_key_error,
 )
-from stream.kafka import Trailing, commit_or_redo, consumer_lag
+from stream.kafka import Checkpoints, Trailing, consumer_lag
 from stream.outbox import KeyPartitions, Outbox, Tracker, inner_producer, key_partition
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
@@ -164,11 +164,9 @@ class Sunlight:
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
         self.read_ahead: ReadAhead[TopicPartition] = ReadAhead(settings.read_ahead_s)
-        #: Input offsets ingested (their sends acknowledged) and not yet committed: they are
-        #: at the next checkpoint (every ``commit_interval_s``), once the state they changed
-        #: is written.
-        self._uncommitted: dict[TopicPartition, int] = {}
-        self._checkpointed = time.monotonic()
+        #: Input offsets ingested (their sends acknowledged) are committed at the next
+        #: checkpoint (every ``commit_interval_s``), once the state they changed is written.
+        self.checkpoints = Checkpoints(settings.commit_interval_s)
         self._ticked: dict[str, dict[str, list[Any]]] = {}
         self._ticked_at: dict[str, float] = {}
         self.verdict_topic = self.app.topic(
@@ -279,17 +277,14 @@ class Sunlight:
                 self._read_in_step(consumer, batches, progress, backlog)
                 # A checkpoint: the state the handed-over work changed since the last is
                 # written, and the input offsets it covers are then committed.
-                now = time.monotonic()
-                checkpoint = now - self._checkpointed >= settings.commit_interval_s
                 if not batches:
                     await trailing.check()
-                    if checkpoint and self._uncommitted:
-                        self._checkpointed = now
+                    if self.checkpoints.uncommitted and self.checkpoints.due():
                         await trailing.then(self._commit_ingested(
                             consumer, await self.keyed.checkpoint(producer)))
                     continue
+                checkpoint = self.checkpoints.due()
                 if checkpoint:
-                    self._checkpointed = now
                     pending.append(await self.keyed.checkpoint(producer))
                 unacked = set(batches)
                 await trailing.then(self._ingested(
@@ -337,7 +332,7 @@ class Sunlight:
                 feed.progress[source] = max(progress[source],
                                             feed.progress.get(source, float("-inf")))
         for tp, messages in batches.items():
-            self._uncommitted[tp] = messages[-1].offset + 1
+            self.checkpoints.read(tp, messages[-1].offset + 1)
         if checkpoint:
             await self._commit_ingested(consumer)
         self.metrics.batch_seconds.labels("ingest").observe(time.perf_counter() - started)
@@ -348,11 +343,7 @@ class Sunlight:
         ``written``, the checkpoint's state, is, if given)."""
         if written is not None:
             await written
-        assigned = consumer.assignment()
-        offsets = {tp: o for tp, o in self._uncommitted.items() if tp in assigned}
-        self._uncommitted = {}
-        if offsets and not await commit_or_redo(consumer, offsets):
-            log.info("ingest stage: commit skipped (partitions moved)")
+        await self.checkpoints.commit(consumer, self.checkpoints.take(), "ingest")
 
     async def _inputs_revoked(self, revoked: set[TopicPartition]) -> None:
         """Input partitions are moving: the state of the work they handed over is written and

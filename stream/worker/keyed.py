@@ -47,7 +47,7 @@ from detectors.runner import Outcome, Runner
 from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS, Settings
 from stream.ingest import Rejected, dead_letter
-from stream.kafka import Trailing, commit_or_redo, partition_counts
+from stream.kafka import Checkpoints, Trailing, partition_counts
 from stream.outbox import Outbox
 from stream.privacy import failure
 from stream.security import client_options
@@ -190,9 +190,8 @@ class KeyedStage:
         self._lock = asyncio.Lock()
         #: The previous batch's acks, changelog write and commit (stream.kafka.Trailing).
         self.trailing = Trailing()
-        #: Offsets read (their batches run) and not yet committed: at the next checkpoint.
-        self._uncommitted: dict[TopicPartition, int] = {}
-        self._checkpointed = time.monotonic()
+        #: Offsets read (their batches run) are committed at the next checkpoint.
+        self.checkpoints = Checkpoints(context.settings.commit_interval_s)
         #: Which keyed partitions the ingest stage may hand events to in-process.
         self.handover = Handover()
         #: (metric, feed, stage) -> records of the batch in flight counted there; the
@@ -224,10 +223,8 @@ class KeyedStage:
             # owner starts from it; the ingest stage's offsets may cover it), then what was
             # read of them is committed (while still theirs).
             await self._write(self._changes(), await self.context.producer())
-            offsets = {tp: o for tp, o in self._take_uncommitted().items()
-                       if self.consumer is not None and tp in self.consumer.assignment()}
-            if offsets and self.consumer is not None:
-                await commit_or_redo(self.consumer, offsets)
+            if self.consumer is not None:
+                await self.checkpoints.commit(self.consumer, self.checkpoints.take(), "keyed")
             for tp in revoked:
                 kind = self.kind_of_topic.get(tp.topic)
                 if kind is not None:
@@ -310,18 +307,15 @@ class KeyedStage:
                 batches = await consumer.getmany(timeout_ms=200, max_records=2000)
                 # A checkpoint: the state changed since the last is written, and the offsets
                 # read since then committed after it (as the ingest stage does its own).
-                now = time.monotonic()
-                checkpoint = now - self._checkpointed >= settings.commit_interval_s
-                if checkpoint:
-                    self._checkpointed = now
                 if not batches:
                     await self.trailing.check()
-                    if checkpoint and self._uncommitted:
+                    if self.checkpoints.uncommitted and self.checkpoints.due():
                         async with self._lock:
                             await self.trailing.then(self._finish(
-                                [], self._changes(), self._take_uncommitted(), producer,
+                                [], self._changes(), self.checkpoints.take(), producer,
                                 time.perf_counter()))
                     continue
+                checkpoint = self.checkpoints.due()
                 started = time.perf_counter()
                 self.handover.fetched = set(batches)  # read, not yet run: no handover there
                 async with self._lock:
@@ -340,14 +334,10 @@ class KeyedStage:
         alerts = self.context.publisher.outbox(producer)
         for tp, messages in batches.items():
             await self._partition(tp, messages, self._message, pending, alerts)
-            self._uncommitted[tp] = messages[-1].offset + 1
+            self.checkpoints.read(tp, messages[-1].offset + 1)
         if not checkpoint:
             return await self._close(pending, alerts, {}, producer, started, write=False)
-        return await self._close(pending, alerts, self._take_uncommitted(), producer, started)
-
-    def _take_uncommitted(self) -> dict[TopicPartition, int]:
-        offsets, self._uncommitted = self._uncommitted, {}
-        return offsets
+        return await self._close(pending, alerts, self.checkpoints.take(), producer, started)
 
     async def take(self, work: Mapping[TopicPartition, Sequence[Work]], producer: Any
                    ) -> tuple[set[TopicPartition], asyncio.Future[None]]:
@@ -443,13 +433,8 @@ class KeyedStage:
         await self._write(changes, producer)
         # Partitions moved meanwhile: their next owner redoes the batch against the state
         # written above (duplicates are dropped).
-        consumer = self.consumer
-        if consumer is not None:
-            assigned = consumer.assignment()
-            offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
-        if (offsets and consumer is not None
-                and not await commit_or_redo(consumer, offsets)):
-            log.info("keyed stage: commit skipped (partitions moved)")
+        if self.consumer is not None:
+            await self.checkpoints.commit(self.consumer, offsets, "keyed")
         self.metrics.batch_seconds.labels("keyed").observe(time.perf_counter() - started)
 
     async def _message(self, message: Any, kind: str, partition: int,
