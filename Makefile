@@ -11,7 +11,10 @@ $(BIN)/sunlight: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
+# The per-event core compiled with mypyc (compiled/__init__.py), rebuilt when its sources
+# changed: needs gcc and Python's headers.
 install: $(BIN)/sunlight
+	$(BIN)/python -m compiled.build --if-needed
 
 run: install
 	$(BIN)/sunlight run

@@ -6,10 +6,14 @@ its class (by name). Adding one is writing its module; nothing lists it by hand.
 file enables them and sets their parameters.
 """
 
-import importlib
-import pkgutil
+import compiled
 
-from detectors.base import Detector, Event, Finding
+compiled.install()  # before any module it may serve is imported
+
+import importlib  # noqa: E402 - the imports after the install above
+import pkgutil  # noqa: E402
+
+from detectors.base import Detector, Event, Finding  # noqa: E402
 
 #: Modules of this package that are tools over the detectors, never detectors, and are not
 #: imported to find them (``python -m detectors.docs`` must not find itself imported).

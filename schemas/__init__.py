@@ -13,7 +13,11 @@ Public API (see :mod:`schemas.contract`)::
 The typed records are in :mod:`schemas.records`.
 """
 
-from schemas.contract import (
+import compiled
+
+compiled.install()  # before any module it may serve is imported
+
+from schemas.contract import (  # noqa: E402 - after the install above
     FEED_RECORD_TYPES,
     FEEDS,
     REASON_CODES,

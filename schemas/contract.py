@@ -16,6 +16,7 @@ filled in).
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 import math
 import re
@@ -235,7 +236,8 @@ def event_ts(record: dict) -> float:
 
 # --------------------------------------------------------------------------- schemas
 
-_HERE = Path(__file__).resolve().parent
+#: The schema files, beside the package (not ``__file__``: the module may be compiled, elsewhere).
+_HERE = Path(importlib.resources.files("schemas"))  # type: ignore[arg-type]
 _FORMATS = {"date-time": _is_time, "date": _is_date}
 
 
@@ -554,7 +556,7 @@ def _check_duplicate_keys(raw: bytes) -> None:
         raise RecordError("not_json", "record is nested too deeply to read") from None
 
 
-def validate(record_type: str, obj: dict) -> dict:
+def validate(record_type: str, obj: object) -> dict:
     """Validate a record of a type in :data:`RECORD_TYPES` (input or output) and return it.
 
     Besides the schema, every number anywhere in the record must be finite (orjson would write

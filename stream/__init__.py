@@ -1,0 +1,5 @@
+"""The stream layer: ingest, the worker, the replay, the simulator."""
+
+import compiled
+
+compiled.install()  # before any module it may serve is imported
