@@ -81,6 +81,7 @@ from kafka.errors import KafkaError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import compiled  # noqa: E402
 from bench.people import VILLAGES  # noqa: E402
 from bench.people import people as registry_people  # noqa: E402
 from stream.config import Settings  # noqa: E402
@@ -1063,6 +1064,9 @@ def main() -> int:
     config = {k: v for k, v in vars(args).items()
               if k not in ("out", "registry_child", "series_child")}
     config["cores"] = os.cpu_count()
+    # The workers run from this tree with this environment: the same compiled core, or none.
+    config["compiled"] = compiled.status().detail
+    print(f"compiled core: {config['compiled']}", flush=True)
     rows: list[Row] = []
     runners = {"registry": part_registry, "throughput": part_throughput,
                "latency": part_latency, "workers": part_workers, "memory": part_memory}

@@ -50,6 +50,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
 
 
+def _wanted() -> str:
+    """``SUNLIGHT_COMPILED``: auto, off or required (anything else counts as auto here, and a
+    command refuses it at start, as any setting: stream/config.py)."""
+    return os.environ.get("SUNLIGHT_COMPILED", "").strip().lower() or "auto"
+
+
 def directory() -> Path:
     """Where the build is (``SUNLIGHT_COMPILED_DIR``, default ``var/compiled`` in the tree)."""
     return Path(os.environ.get("SUNLIGHT_COMPILED_DIR") or ROOT / "var" / "compiled")
@@ -80,8 +86,7 @@ class Status:
 
 def status(modules: Sequence[str] = MODULES) -> Status:
     """Whether the build can stand in for the sources now, and why not."""
-    if os.environ.get("SUNLIGHT_COMPILED", "auto").strip().lower() in {"off", "0", "false",
-                                                                        "no"}:
+    if _wanted() == "off":
         return Status("off", "SUNLIGHT_COMPILED=off: running the sources", {})
     return built(modules)
 
@@ -148,7 +153,7 @@ def install() -> Status:
                          f"{', '.join(already)}", {})
     if current.mode == "in use":
         sys.meta_path.insert(0, _Finder(current.files))
-    elif os.environ.get("SUNLIGHT_COMPILED", "").strip().lower() == "required":
+    elif _wanted() == "required":
         raise ImportError(f"SUNLIGHT_COMPILED=required, but the compiled build is not in use: "
                           f"{current.detail}")
     elif current.mode in {"stale", "other python"}:

@@ -167,6 +167,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUNLIGHT_COMMIT_INTERVAL_S", "commit_interval_s", "a number of seconds >= 0",
              _seconds_or_zero, "state changes are written and input offsets committed this "
              "often (0: after every batch)"),
+    Variable("SUNLIGHT_COMPILED", "compiled", "auto, off or required",
+             _one_of("auto", "off", "required"), "the per-event core compiled with mypyc: "
+             "auto (when built from these sources), off (the sources), required (fail without)"),
+    Variable("SUNLIGHT_COMPILED_DIR", "compiled_dir", "a folder path", Path,
+             "where the compiled core is built (python -m compiled.build)"),
     Variable("SUNLIGHT_API_TOKEN", "api_token", "a bearer token", _text,
              "token of POST /v1/precheck (unset: nobody is let in)"),
     Variable("SUNLIGHT_SESSION_TIMEOUT_S", "session_timeout_s", "a number of seconds > 0",
@@ -239,6 +244,11 @@ class Settings:
     #: the slowest one still being read waits for it (stream/worker/readahead.py): windowed
     #: detectors then keep hours of records waiting for the watermark, not days. 0: never.
     read_ahead_s: float = 3600.0
+    #: Whether the per-event core runs compiled (compiled/__init__.py reads it at import,
+    #: before any setting is: here it is checked and listed like the others).
+    compiled: str = "auto"
+    #: Where that build is (None: var/compiled in the source tree).
+    compiled_dir: Path | None = None
     #: How often (seconds) the state changed by events the ingest stage handed over
     #: in-process is written to the changelogs, and the input offsets they came from then
     #: committed (Kafka Streams' commit.interval.ms): a busy key changed by many batches is

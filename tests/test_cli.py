@@ -48,6 +48,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     ("SUNLIGHT_SESSION_TIMEOUT_S", "30s", "a number of seconds > 0"),
     ("SUNLIGHT_LOG_LEVEL", "loud", "debug, info, warning, error or critical"),
     ("SUNLIGHT_LOG_FORMAT", "xml", "text or json"),
+    ("SUNLIGHT_COMPILED", "fast", "auto, off or required"),
     ("SUNLIGHT_TOPIC_PREFIX", "my prefix/", "letters, digits"),
     ("KAFKA_BOOTSTRAP_SERVERS", "localhost", "host:port"),
     ("KAFKA_SECURITY_PROTOCOL", "TLS", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
