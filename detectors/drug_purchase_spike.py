@@ -108,7 +108,8 @@ class DrugPurchaseSpike(Detector):
         self, event: Event, key: str, state: Any, registry: Registry
     ) -> tuple[Any, list[Finding]]:
         record = event.record
-        new = _copy(state) if state is not None else {**self.scorer.start(), "o": {}}
+        new = _copy(state, days=False) if state is not None else {**self.scorer.start(),
+                                                                   "o": {}}
         day = event.day
         quantity = float(record["quantity"])
         # A purchase for a day already judged, while the series keeps its days (its first
@@ -116,8 +117,10 @@ class DrugPurchaseSpike(Detector):
         if self.scorer.take_late(new, quantity, _ordinal(day)):
             return new, []
         entry = new["o"].get(day)
-        if entry is None:
-            entry = new["o"][day] = {"q": 0.0, "e": day_end(event.time), "t": None, "r": []}
+        # The one day this purchase changes is copied (its fields are replaced, never changed
+        # in place), not every open day's entry.
+        entry = new["o"][day] = ({**entry} if entry is not None else
+                                 {"q": 0.0, "e": day_end(event.time), "t": None, "r": []})
         entry["q"] = round(entry["q"] + quantity, 6)
         latest = [event.ts, event.event_id, event.time]
         if entry["t"] is None or (latest[0], latest[1]) > (entry["t"][0], entry["t"][1]):
@@ -188,11 +191,12 @@ class DrugPurchaseSpike(Detector):
         )
 
 
-def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    """A new state object (the runner keeps the old one to compare and checkpoint)."""
+def _copy(state: dict[str, Any], days: bool = True) -> dict[str, Any]:
+    """A new state object (the state given stays as it was). ``days``: each open day's entry
+    copied too (else only the map of them: the caller copies the one it changes)."""
     new: dict[str, Any] = {
-        "o": {day: {**entry, "r": [list(r) for r in entry["r"]]}
-              for day, entry in state["o"].items()},
+        "o": ({day: {**entry, "r": [list(r) for r in entry["r"]]}
+               for day, entry in state["o"].items()} if days else dict(state["o"])),
     }
     if "m" in state:
         new["m"] = list(state["m"])

@@ -126,9 +126,10 @@ class InjuryClaimWithoutAttendance(Detector):
         for claim in state["claims"]:
             first = min(first, (date.fromisoformat(claim[3]) - timedelta(
                 days=self.params["lookback_days"])).isoformat())
-        # Usually every day of a project is kept: known by min() in C, not a test per day.
+        # Usually every day of a project is kept: known by min() in C, not a test per day; then
+        # the list is shared, not copied (process() makes a new one for the day it adds).
         ci = {p: kept for p, days in state["ci"].items()
-              if (kept := list(days) if days and min(days) >= first
+              if (kept := days if days and min(days) >= first
                   else [d for d in days if d >= first])}
         if not ci and not state["claims"]:
             return None

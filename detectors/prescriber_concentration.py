@@ -179,8 +179,9 @@ class PrescriberConcentration(Detector):
         for w in state["w"]:
             keep_from = min(keep_from, w["s"])
         kept = state["d"]
-        # Usually every day is kept: known by min() in C, not a Python test per day.
-        days = (dict(kept) if not kept or min(map(int, kept)) >= keep_from
+        # Usually every day is kept: known by min() in C, not a Python test per day; then the
+        # map is shared, not copied (no method changes a state's map in place: each copies it).
+        days = (kept if not kept or min(map(int, kept)) >= keep_from
                 else {d: e for d, e in kept.items() if int(d) >= keep_from})
         # Judged windows are remembered while a spike alert for them can still come.
         judged = [x for x in state["x"] if x[1] >= keep_from]
