@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import compiled
-from stream.simulator.simulate import Simulation, write_files
+from tests.worlds import recorded_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Imports the core and says which files it came from.
@@ -71,10 +71,8 @@ def test_required_refuses_to_run_without_the_build(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("feed")
-    sim = Simulation(seed=7, events=30_000, people=2_000, step_s=300, case_rate=0.01)
-    write_files(out, sim.registry(), sim.stream(), sim.labels, compress=True)
-    return out
+    return recorded_feed(tmp_path_factory.mktemp("feed"), seed=7, events=30_000, people=2_000,
+                         step_s=300, case_rate=0.01)
 
 
 def test_compiled_and_source_give_the_same_alerts(feed: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from detectors.config import load_detectors
 from stream.backtest.replay import Replay, input_files, read_lines, replay_jobs, score
-from stream.simulator.simulate import Simulation, write_files
+from tests.worlds import recorded_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Online-ML detectors: their figures are reported, not held to 1.0.
@@ -21,10 +21,8 @@ LEARNED = {"drug_purchase_spike", "payer_amount_outlier"}
 
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("feed")
-    sim = Simulation(seed=31, events=12_000, people=800, step_s=450, case_rate=0.012)
-    write_files(out, sim.registry(), sim.stream(), sim.labels, compress=True)
-    return out
+    return recorded_feed(tmp_path_factory.mktemp("feed"), seed=31, events=12_000, people=800,
+                         step_s=450, case_rate=0.012)
 
 
 def run_replay(feed: Path) -> list[dict]:

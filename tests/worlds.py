@@ -15,7 +15,7 @@ from detectors.registry import Registry
 from stream.backtest.replay import Replay
 from stream.ingest import Rejected, ingest
 from stream.simulator.scenarios import SCENARIOS
-from stream.simulator.simulate import Simulation
+from stream.simulator.simulate import Simulation, write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DETECTORS_FILE = ROOT / "detectors.yaml"
@@ -42,6 +42,13 @@ def world(name: str, seed: int, events: int = 500) -> tuple[Registry, Records]:
     for record in sim.registry():
         registry.apply(orjson.loads(record.value or b"{}"))
     return registry, [(r.feed, r.key, r.value) for r in sim.stream()]
+
+
+def recorded_feed(out: Path, **simulation: Any) -> Path:
+    """A simulated world written as the files a replay reads (gzipped), with its labels."""
+    sim = Simulation(**simulation)
+    write_files(out, sim.registry(), sim.stream(), sim.labels, compress=True)
+    return out
 
 
 def in_event_time_order(registry: Registry, records: Records,
