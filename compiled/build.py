@@ -10,6 +10,7 @@ digest of every source compiled, which :func:`compiled.install` checks before us
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -32,13 +33,19 @@ from compiled import (
 
 
 def build(where: Path | None = None) -> dict[str, object]:
-    """Compile into ``where`` (default :func:`compiled.directory`); returns the manifest."""
+    """Compile into ``where`` (default :func:`compiled.directory`); returns the manifest.
+
+    Each build goes in a folder of its own, named by what it was built from; the manifest that
+    points to it is replaced in one step, last. A process starting meanwhile reads the old
+    manifest or the new one, and finds the files it names: the previous build is kept, older
+    ones removed."""
     from mypyc.build import mypycify  # the build needs mypy (a dev dependency), never a worker
     from setuptools import Distribution
 
     where = where or directory()
     started = time.monotonic()
     sources = {module: digest(source(module)) for module in MODULES}
+    name = hashlib.sha256(json.dumps([target(), sources]).encode()).hexdigest()[:16]
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=_parent(where)))
     cwd = os.getcwd()
     try:
@@ -51,29 +58,38 @@ def build(where: Path | None = None) -> dict[str, object]:
         command.build_temp = str(staging / "tmp")
         command.parallel = os.cpu_count() or 1
         dist.run_command("build_ext")
-        outputs = {ext.name: Path(command.get_ext_fullpath(ext.name))
-                   for ext in extensions}
+        os.chdir(cwd)
+        # Only sources unchanged while compiling count as built.
+        if {module: digest(source(module)) for module in MODULES} != sources:
+            raise SystemExit("a source changed while compiling: run the build again")
+        lib = (staging / "lib").resolve()
+        files = {ext.name: str(Path(name) / (ROOT / command.get_ext_fullpath(ext.name))
+                               .resolve().relative_to(lib)) for ext in extensions}
+        where.mkdir(parents=True, exist_ok=True)
+        if not all((where / file).exists() for file in files.values()):  # else: the same build
+            shutil.rmtree(where / name, ignore_errors=True)
+            os.rename(lib, where / name)
+        manifest = {"target": target(), "sources": sources, "files": files,
+                    "seconds": round(time.monotonic() - started, 1)}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        previous = _current(where)
+        os.replace(staging / MANIFEST, where / MANIFEST)
     finally:
         os.chdir(cwd)
-    # Only sources unchanged while compiling count as built.
-    if {module: digest(source(module)) for module in MODULES} != sources:
         shutil.rmtree(staging, ignore_errors=True)
-        raise SystemExit("a source changed while compiling: run the build again")
-    shutil.rmtree(where, ignore_errors=True)
-    where.mkdir(parents=True)
-    files = {}
-    for name, output in outputs.items():
-        output = output if output.is_absolute() else ROOT / output
-        placed = where / output.relative_to(staging / "lib")
-        placed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(output, placed)
-        files[name] = str(placed.relative_to(where))
-    shutil.rmtree(staging, ignore_errors=True)
-    manifest = {"target": target(), "sources": sources,
-                "files": files,
-                "seconds": round(time.monotonic() - started, 1)}
-    (where / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: the build is whole
+    for entry in where.iterdir():
+        if entry.name not in {name, previous, MANIFEST}:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     return manifest
+
+
+def _current(where: Path) -> str | None:
+    """The folder of the build the manifest in ``where`` names now, if any."""
+    try:
+        files = json.loads((where / MANIFEST).read_text())["files"]
+        return str(Path(next(iter(files.values()))).parts[0])
+    except (OSError, ValueError, KeyError, StopIteration, IndexError):
+        return None
 
 
 def _parent(where: Path) -> Path:

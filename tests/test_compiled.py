@@ -59,6 +59,23 @@ def test_a_source_edited_since_the_build_runs_as_source(tmp_path: Path) -> None:
     assert "RuntimeWarning" in stderr and "detectors.runner" in stderr and "rebuild" in stderr
 
 
+def test_a_build_replaces_the_last_whole_and_keeps_the_one_before(tmp_path: Path) -> None:
+    """A process that read the manifest just before a rebuild still finds the files it names:
+    the previous build stays; older ones go. The new build is then the one in use."""
+    from compiled.build import build
+
+    where = tmp_path / "compiled"
+    for old in ("older", "previous"):
+        (where / old).mkdir(parents=True)
+    (where / compiled.MANIFEST).write_text(json.dumps({"files": {"x": "previous/x.so"}}))
+    manifest = build(where)
+    (current,) = {Path(f).parts[0] for f in manifest["files"].values()}
+    assert sorted(p.name for p in where.iterdir()) == sorted(
+        [current, "previous", compiled.MANIFEST])
+    (mode, runner, _), _ = probe(SUNLIGHT_COMPILED_DIR=str(where))
+    assert mode == "in use" and runner.startswith(str(where / current))
+
+
 def test_required_refuses_to_run_without_the_build(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SUNLIGHT_COMPILED")}
     result = subprocess.run(
