@@ -13,7 +13,7 @@ it was made for this Python and every module's source is unchanged since (compil
 each other directly, so one edited source with the others compiled would run stale code). An
 edited source is simply run as source, with a warning to rebuild. ``SUNLIGHT_COMPILED``:
 ``auto`` (default: the build if usable), ``off`` (always the source: to debug, or to compare),
-``required`` (fail at import unless the build is in use: the bench and CI).
+``required`` (fail at import unless the build is in use: benchmarks, tests).
 
 >>> status().mode in {"in use", "off", "not built", "stale", "other python"}
 True
@@ -65,8 +65,12 @@ def source(module: str) -> Path:
     return ROOT.joinpath(*module.split(".")).with_suffix(".py")
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def digest(path: Path) -> str | None:
+    """The source's sha256 (None if it cannot be read: then no build can stand in for it)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def target() -> str:
@@ -102,7 +106,7 @@ def built(modules: Sequence[str] = MODULES) -> Status:
         return Status("other python", f"{where} was built for {manifest.get('target')}, this "
                       f"is {target()}: rebuild (python -m compiled.build)", {})
     built = manifest.get("sources", {})
-    changed = [m for m in modules if built.get(m) != digest(source(m))]
+    changed = [m for m in modules if built.get(m) is None or built.get(m) != digest(source(m))]
     if changed:
         return Status("stale", f"changed since the build in {where}: {', '.join(changed)}; "
                       "running the sources (rebuild: python -m compiled.build)", {})

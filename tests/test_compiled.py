@@ -76,6 +76,16 @@ def test_a_build_replaces_the_last_whole_and_keeps_the_one_before(tmp_path: Path
     assert mode == "in use" and runner.startswith(str(where / current))
 
 
+def test_a_source_that_cannot_be_read_is_not_stood_in_for(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """No crash at import: the build is simply not used."""
+    original = compiled.source
+    monkeypatch.setattr(compiled, "source", lambda module: tmp_path / "gone.py"
+                        if module == "detectors.runner" else original(module))
+    status = compiled.built()
+    assert status.mode == "stale" and "detectors.runner" in status.detail
+
+
 def test_required_refuses_to_run_without_the_build(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SUNLIGHT_COMPILED")}
     result = subprocess.run(
