@@ -106,6 +106,10 @@ def built(modules: Sequence[str] = MODULES) -> Status:
         return Status("other python", f"{where} was built for {manifest.get('target')}, this "
                       f"is {target()}: rebuild (python -m compiled.build)", {})
     built = manifest.get("sources", {})
+    if set(built) != set(modules):  # another release's list: its extra modules are unchecked
+        return Status("stale", f"the build in {where} is of other modules "
+                      f"({', '.join(sorted(set(built) ^ set(modules)))} differ): running the "
+                      "sources (rebuild: python -m compiled.build)", {})
     changed = [m for m in modules if built.get(m) is None or built.get(m) != digest(source(m))]
     if changed:
         return Status("stale", f"changed since the build in {where}: {', '.join(changed)}; "

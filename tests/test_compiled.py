@@ -59,6 +59,22 @@ def test_a_source_edited_since_the_build_runs_as_source(tmp_path: Path) -> None:
     assert "RuntimeWarning" in stderr and "detectors.runner" in stderr and "rebuild" in stderr
 
 
+def test_a_build_of_another_module_list_runs_as_source(tmp_path: Path) -> None:
+    """A build that also compiled a module no longer on the list (another release's, or an
+    experiment's) would serve that module's old code unchecked: the sources run instead."""
+    build = compiled.built()
+    assert build.mode == "in use", build.detail
+    copy = tmp_path / "compiled"
+    shutil.copytree(compiled.directory(), copy)
+    manifest = json.loads((copy / compiled.MANIFEST).read_text())
+    manifest["sources"]["stream.worker.keyed"] = "0" * 64
+    manifest["files"]["stream.worker.keyed"] = manifest["files"]["detectors.runner"]
+    (copy / compiled.MANIFEST).write_text(json.dumps(manifest))
+    (mode, runner, _), stderr = probe(SUNLIGHT_COMPILED_DIR=str(copy))
+    assert mode == "stale" and runner.endswith("runner.py")
+    assert "stream.worker.keyed" in stderr and "rebuild" in stderr
+
+
 def test_a_build_replaces_the_last_whole_and_keeps_the_one_before(tmp_path: Path) -> None:
     """A process that read the manifest just before a rebuild still finds the files it names:
     the previous build stays; older ones go. The new build is then the one in use."""
