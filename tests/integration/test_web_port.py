@@ -183,3 +183,14 @@ def test_health_and_metrics_still_answer(worker: WorkerProcess) -> None:
         urllib.request.urlopen(worker.url("/nope"), timeout=5)
     except urllib.error.HTTPError as err:
         assert err.code == 404 and orjson.loads(err.read())["error"] == "not found"
+
+
+def test_metrics_can_be_asked_for_by_name(worker: WorkerProcess) -> None:
+    """``name[]`` limits a scrape to the series named (a script polling a busy worker)."""
+    query = "?name[]=sunlight_records_in_total&name[]=sunlight_keyed_ready"
+    with urllib.request.urlopen(worker.url("/metrics" + query), timeout=5) as response:
+        body = response.read().decode()
+    names = {line.split("{")[0].split(" ")[0] for line in body.splitlines()
+             if line and not line.startswith("#")}
+    assert names == {"sunlight_records_in_total", "sunlight_keyed_ready"}
+
