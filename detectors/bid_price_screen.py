@@ -41,6 +41,7 @@ placed before an award already judged is late (counted by the runner, not applie
 from __future__ import annotations
 
 import math
+from bisect import insort
 from operator import itemgetter
 from typing import Any
 
@@ -142,9 +143,10 @@ class BidPriceScreen(Detector):
             # A bid given again replaces its first copy (rare: looked for by a scan in C).
             bids = ([b for b in kept if b[1] != event_id] if event_id in map(_ID, kept)
                     else list(kept))
-            bids.append([event.ts, event_id, record["bidder_id"], record["amount"],
-                         event.time])
-            bids = sorted(bids)[-self.params["max_bids"]:]
+            # Kept in order: the new bid goes in its place (as sorting would put it).
+            insort(bids, [event.ts, event_id, record["bidder_id"], record["amount"],
+                          event.time])
+            bids = bids[-self.params["max_bids"]:]
             return {**state, NEWEST: newest, "bids": bids}, []
         # An award waits for its bids: judged in advance() once event time is past it.
         if any(a[2] == event.event_id for a in state["awards"]):

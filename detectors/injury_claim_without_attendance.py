@@ -26,13 +26,18 @@ attendance.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
 from detectors.clock import DAY, midnight, utc_ordinal
 from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
+
+#: A project's newest check-in day (its days are sorted).
+_LAST = itemgetter(-1)
 
 
 class InjuryClaimWithoutAttendance(Detector):
@@ -81,9 +86,13 @@ class InjuryClaimWithoutAttendance(Detector):
             "claims", []))}
         record = event.record
         if event.feed == "attendance":
-            days = set(state["ci"].get(record["project_id"], []))
-            days.add(event.day)
-            state["ci"][record["project_id"]] = sorted(days)
+            # A project's days are kept sorted, without repeats: the day goes in its place,
+            # in a new list (the old state's is shared, never changed).
+            days, day = state["ci"].get(record["project_id"], []), event.day
+            at = bisect_left(days, day)
+            if at == len(days) or days[at] != day:
+                days = [*days[:at], day, *days[at:]]
+            state["ci"][record["project_id"]] = days
         else:
             due = event.ts + self.params["allowed_lateness_days"] * DAY
             claim = [due, event.event_id, record["project_id"], event.day, event.time,
@@ -98,7 +107,7 @@ class InjuryClaimWithoutAttendance(Detector):
             return None
         if state["claims"]:
             return state["claims"][0][0]
-        newest = max(map(max, state["ci"].values()))  # forgotten after that
+        newest = max(map(_LAST, state["ci"].values()))  # forgotten after that (days sorted)
         return midnight(newest) + (self.params["lookback_days"] + 2) * DAY + self.retention_s()
 
     def advance(
@@ -126,10 +135,10 @@ class InjuryClaimWithoutAttendance(Detector):
         for claim in state["claims"]:
             first = min(first, (date.fromisoformat(claim[3]) - timedelta(
                 days=self.params["lookback_days"])).isoformat())
-        # Usually every day of a project is kept: known by min() in C, not a test per day; then
-        # the list is shared, not copied (process() makes a new one for the day it adds).
+        # Usually every day of a project is kept: known by its first (they are sorted), not a
+        # test per day; then the list is shared, not copied (process() never changes one).
         ci = {p: kept for p, days in state["ci"].items()
-              if (kept := days if days and min(days) >= first
+              if (kept := days if days and days[0] >= first
                   else [d for d in days if d >= first])}
         if not ci and not state["claims"]:
             return None

@@ -173,15 +173,17 @@ class PrescriberConcentration(Detector):
             entry["t"] = latest
 
     def forget(self, state: Any, horizon: float) -> Any:
-        # From a day before the horizon's date (the records' own UTC offsets), or an open
-        # window's start.
+        # Days are kept under their ordinal as a string: six digits for every date the contract
+        # allows (years 1970..2100), so the strings' order is the days' (min() and max() of
+        # the keys, with no int() per day). Kept: from a day before the horizon's date (the
+        # records' own UTC offsets), or an open window's start.
         keep_from = utc_ordinal(horizon) - 1
         for w in state["w"]:
             keep_from = min(keep_from, w["s"])
         kept = state["d"]
         # Usually every day is kept: known by min() in C, not a Python test per day; then the
         # map is shared, not copied (no method changes a state's map in place: each copies it).
-        days = (kept if not kept or min(map(int, kept)) >= keep_from
+        days = (kept if not kept or int(min(kept)) >= keep_from
                 else {d: e for d, e in kept.items() if int(d) >= keep_from})
         # Judged windows are remembered while a spike alert for them can still come.
         judged = [x for x in state["x"] if x[1] >= keep_from]
@@ -194,7 +196,8 @@ class PrescriberConcentration(Detector):
         if state["w"]:
             return min(midnight(w["n"] + 1, w["o"]) for w in state["w"]) + self.lateness_s
         # Then forgotten once its newest day is beyond retention.
-        newest = max(chain(map(int, state["d"]), map(_END, state["x"])))
+        days = state["d"]
+        newest = max(chain((int(max(days)),) if days else (), map(_END, state["x"])))
         return midnight(newest + 2) + self.retention_s()
 
     def advance(
