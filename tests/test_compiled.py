@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,6 +32,18 @@ def probe(**env: str) -> tuple[list[str], str]:
     return result.stdout.splitlines(), result.stderr
 
 
+def edited_build(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the build in use, its manifest changed by ``edit``."""
+    build = compiled.built()
+    assert build.mode == "in use", build.detail
+    copy = tmp_path / "compiled"
+    shutil.copytree(compiled.directory(), copy)
+    manifest = json.loads((copy / compiled.MANIFEST).read_text())
+    edit(manifest)
+    (copy / compiled.MANIFEST).write_text(json.dumps(manifest))
+    return copy
+
+
 def test_the_core_runs_compiled_once_built() -> None:
     """``make install`` builds it; every module of the list is then served compiled."""
     (mode, runner, contract), _ = probe()
@@ -46,13 +60,8 @@ def test_off_runs_the_sources() -> None:
 def test_a_source_edited_since_the_build_runs_as_source(tmp_path: Path) -> None:
     """A copy of the build whose manifest says the Runner's source was another: the sources
     run, all of them (compiled modules call each other: none is mixed in), with a warning."""
-    build = compiled.built()
-    assert build.mode == "in use", build.detail
-    copy = tmp_path / "compiled"
-    shutil.copytree(compiled.directory(), copy)
-    manifest = json.loads((copy / compiled.MANIFEST).read_text())
-    manifest["sources"]["detectors.runner"] = "0" * 64
-    (copy / compiled.MANIFEST).write_text(json.dumps(manifest))
+    copy = edited_build(tmp_path, lambda manifest: manifest["sources"].update(
+        {"detectors.runner": "0" * 64}))
     (mode, runner, contract), stderr = probe(SUNLIGHT_COMPILED_DIR=str(copy))
     assert mode == "stale"
     assert runner.endswith("runner.py") and contract.endswith("contract.py")
@@ -62,14 +71,11 @@ def test_a_source_edited_since_the_build_runs_as_source(tmp_path: Path) -> None:
 def test_a_build_of_another_module_list_runs_as_source(tmp_path: Path) -> None:
     """A build that also compiled a module no longer on the list (another release's, or an
     experiment's) would serve that module's old code unchecked: the sources run instead."""
-    build = compiled.built()
-    assert build.mode == "in use", build.detail
-    copy = tmp_path / "compiled"
-    shutil.copytree(compiled.directory(), copy)
-    manifest = json.loads((copy / compiled.MANIFEST).read_text())
-    manifest["sources"]["stream.worker.keyed"] = "0" * 64
-    manifest["files"]["stream.worker.keyed"] = manifest["files"]["detectors.runner"]
-    (copy / compiled.MANIFEST).write_text(json.dumps(manifest))
+    def add_module(manifest: dict[str, Any]) -> None:
+        manifest["sources"]["stream.worker.keyed"] = "0" * 64
+        manifest["files"]["stream.worker.keyed"] = manifest["files"]["detectors.runner"]
+
+    copy = edited_build(tmp_path, add_module)
     (mode, runner, _), stderr = probe(SUNLIGHT_COMPILED_DIR=str(copy))
     assert mode == "stale" and runner.endswith("runner.py")
     assert "stream.worker.keyed" in stderr and "rebuild" in stderr
