@@ -185,8 +185,11 @@ class PrescriberConcentration(Detector):
         # map is shared, not copied (no method changes a state's map in place: each copies it).
         days = (kept if not kept or int(min(kept)) >= keep_from
                 else {d: e for d, e in kept.items() if int(d) >= keep_from})
-        # Judged windows are remembered while a spike alert for them can still come.
-        judged = [x for x in state["x"] if x[1] >= keep_from]
+        # Judged windows are remembered while a spike alert for them can still come (the list
+        # shared, like the days, when all are).
+        judged = state["x"]
+        if judged and min(map(_END, judged)) < keep_from:
+            judged = [x for x in judged if x[1] >= keep_from]
         if not days and not state["w"] and not judged:
             return None
         return {"d": days, "w": state["w"], "x": judged}
