@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from datetime import date, timedelta
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -38,6 +39,18 @@ from detectors.registry import Registry
 
 #: A project's newest check-in day (its days are sorted).
 _LAST = itemgetter(-1)
+
+
+# forget() runs after every event, with a horizon that changes day once a day: the dates it
+# needs are remembered rather than computed per event.
+@lru_cache(maxsize=64)
+def _day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
+
+
+@lru_cache(maxsize=1024)
+def _days_before(day: str, days: int) -> str:
+    return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
 
 
 class InjuryClaimWithoutAttendance(Detector):
@@ -130,11 +143,10 @@ class InjuryClaimWithoutAttendance(Detector):
     def forget(self, state: Any, horizon: float) -> Any:
         # Check-ins older than any claim still to come (or waiting) can look back to: a day
         # before the horizon's date (the records' own UTC offsets), minus the lookback.
-        first = date.fromordinal(max(1, utc_ordinal(horizon) - 1 - self.params[
-            "lookback_days"])).isoformat()
+        lookback = self.params["lookback_days"]
+        first = _day(max(1, utc_ordinal(horizon) - 1 - lookback))
         for claim in state["claims"]:
-            first = min(first, (date.fromisoformat(claim[3]) - timedelta(
-                days=self.params["lookback_days"])).isoformat())
+            first = min(first, _days_before(claim[3], lookback))
         # Usually every day of a project is kept: known by its first (they are sorted), not a
         # test per day; then the list is shared, not copied (process() never changes one).
         ci = {p: kept for p, days in state["ci"].items()
