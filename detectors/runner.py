@@ -97,11 +97,6 @@ def clock_feeds(kinds: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
             for kind, by_feed in kinds.items()}
 
 
-#: Pushes on the due-time heaps between two looks for superseded entries, and the slack a heap
-#: may have beyond twice the due times alive (see Runner._compact).
-COMPACT_EVERY = 4096
-
-
 def watermark_key(partition: int) -> str:
     """The state key a partition's watermark is kept under (no input id starts with NUL)."""
     return f"\x00watermark:{partition}"
@@ -145,8 +140,6 @@ class Runner:
         #: (built with the heaps): so neither a store nor a pop recomputes due() of the state
         #: it replaces. Strings to floats, so the garbage collector need not look inside.
         self._dues: dict[str, dict[str, float]] = {name: {} for name in self.by_name}
-        #: Pushes since the heaps were last looked at for superseded entries (see _compact).
-        self._pushes = 0
         #: The last event routed and the keys of each of its feed's detectors: handle() of
         #: that very event does not ask them again.
         self._routed: tuple[Event | None, list[tuple[str, ...]]] = (None, [])
@@ -425,23 +418,6 @@ class Runner:
         elif due != dues.get(key):
             dues[key] = due
             heapq.heappush(heap, (due, key, name))
-            self._pushes += 1
-            if self._pushes >= COMPACT_EVERY:
-                self._compact()
-
-    def _compact(self) -> None:
-        """Drop superseded entries (a key's due time changed since) from heaps mostly made of
-        them. A busy key's state gets a new due time with each event, and the entry it
-        replaces would otherwise wait for the watermark to pass it: for a due time a
-        retention away, weeks of events' worth. The order of what is left is unchanged."""
-        self._pushes = 0
-        dues = self._dues
-        live = sum(len(d) for d in dues.values())
-        for heap in (self._heaps or {}).values():
-            if len(heap) > 2 * live + COMPACT_EVERY:
-                # In place: _advance may be iterating over this very list.
-                heap[:] = [item for item in heap if dues[item[2]].get(item[1]) == item[0]]
-                heapq.heapify(heap)
 
     def _heap(self, partition: int) -> list[tuple[float, str, str]]:
         if self._heaps is None:  # first use since start or a rebalance: rebuild from state

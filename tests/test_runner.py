@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 
-from detectors.base import Detector, Event, Finding
+from detectors.base import Event
 from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.registry import Registry
-from detectors.runner import COMPACT_EVERY, Runner, watermark_key
+from detectors.runner import Runner, watermark_key
 
 DAY = 86400.0
 T0 = 1_778_000_000.0  # 2026-05-05
@@ -149,43 +149,3 @@ def test_a_quiet_source_that_stays_still_stops_holding_event_time() -> None:
     assert r.watermark == T0 + DAY
     r.tick({"a": [T0 + DAY, True], "b": [T0 + 4 * DAY, False]}, 0, now=80.0)
     assert r.watermark == T0 + 4 * DAY  # still for 70 s: "a" no longer holds
-
-
-class _Expiring(Detector):
-    """Keeps the newest event time per key and is due a month after it: its due time moves
-    with every event, as a retention expiry does."""
-
-    name = "expiring"
-    feeds = frozenset({"prescriptions"})
-    key_kind = "hospital"
-    stateful = True
-
-    def key(self, event: Event) -> str | None:
-        return "H1|D1"
-
-    def process(self, event: Event, key: str, state: Any, registry: Registry
-                ) -> tuple[Any, list[Finding]]:
-        return {"newest": max(event.ts, (state or {}).get("newest", event.ts))}, []
-
-    def due(self, state: Any) -> float | None:
-        return state["newest"] + 30 * DAY
-
-    def advance(self, key: str, state: Any, watermark: float, registry: Registry
-                ) -> tuple[Any, list[Finding]]:
-        return None, [self.finding(subject=key, severity="yellow", route="regulator",
-                                   sector="health", action="review", score=1.0,
-                                   summary="expired", time="", basis=(key,), evidence={})]
-
-
-def test_due_times_superseded_by_a_busy_key_do_not_pile_up() -> None:
-    """A busy key's due time moves with each event; the due times it replaced go (the queue
-    of windows to judge stays bounded by the keys, not the events), and the key is still
-    judged once, when its last due time comes."""
-    r = Runner({"prescriptions": [_Expiring()]}, {}, Registry())
-    events = [purchase(n, T0 + n) for n in range(30_000)]
-    feed(r, events)
-    queued = sum(len(heap) for heap in (r._heaps or {}).values())  # the Runner's own queue
-    # Looked at every COMPACT_EVERY pushes, kept under twice the live due times plus that.
-    assert queued <= 2 * 1 + 2 * COMPACT_EVERY  # one due time alive: the key's
-    outcome = r.handle(purchase(99_999, T0 + 31 * DAY), "another key")  # a month on
-    assert [f.subject for f in outcome.findings] == ["H1|D1"]
