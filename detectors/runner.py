@@ -136,10 +136,16 @@ class Runner:
         #: Per partition, a heap of (due, key, detector name): the windows to judge, in
         #: order; None until built from the state.
         self._heaps: dict[int, list[tuple[float, str, str]]] | None = None
-        #: Detector name -> key -> the due time of its state now, the last pushed on the heap
-        #: (built with the heaps): so neither a store nor a pop recomputes due() of the state
-        #: it replaces. Strings to floats, so the garbage collector need not look inside.
+        #: Detector name -> key -> the due time of its state now (built with the heaps): so
+        #: neither a store nor a pop recomputes due() of the state it replaces. Strings to
+        #: floats, so the garbage collector need not look inside.
         self._dues: dict[str, dict[str, float]] = {name: {} for name in self.by_name}
+        #: Detector name -> key -> the time of the key's one entry on the heap that counts (at
+        #: or before its due time; others of the key are superseded, skipped when popped). A
+        #: due time that moves later pushes nothing: the entry, popped, is pushed again at the
+        #: due time then. So a busy key, whose due time moves with each event, has one entry,
+        #: not one per event until the watermark passes them (a retention away: weeks).
+        self._queued: dict[str, dict[str, float]] = {name: {} for name in self.by_name}
         #: The last event routed and the keys of each of its feed's detectors: handle() of
         #: that very event does not ask them again.
         self._routed: tuple[Event | None, list[tuple[str, ...]]] = (None, [])
@@ -409,7 +415,7 @@ class Runner:
         dues = self._dues[name]
         if new is None:
             entry["s"].pop(name, None)
-            dues.pop(key, None)
+            dues.pop(key, None)  # an entry left on the heap is dropped when popped
             return
         entry["s"][name] = new
         due = detector.due(new)
@@ -417,12 +423,17 @@ class Runner:
             dues.pop(key, None)
         elif due != dues.get(key):
             dues[key] = due
-            heapq.heappush(heap, (due, key, name))
+            queued = self._queued[name]
+            ahead = queued.get(key)
+            if ahead is None or due < ahead:  # else the entry ahead is pushed on when popped
+                queued[key] = due
+                heapq.heappush(heap, (due, key, name))
 
     def _heap(self, partition: int) -> list[tuple[float, str, str]]:
         if self._heaps is None:  # first use since start or a rebalance: rebuild from state
             self._heaps = {}
             self._dues = {name: {} for name in self.by_name}
+            self._queued = {name: {} for name in self.by_name}
             for key in list(self.state.keys()):
                 raw = self.state.get(key)
                 if raw is None:
@@ -441,7 +452,7 @@ class Runner:
                     due = detector.due(state) if detector is not None else None
                     if due is not None:
                         self._heaps.setdefault(entry["p"], []).append((due, key, name))
-                        self._dues[name][key] = due
+                        self._dues[name][key] = self._queued[name][key] = due
             for heap in self._heaps.values():
                 heapq.heapify(heap)
         return self._heaps.setdefault(partition, [])
@@ -461,8 +472,17 @@ class Runner:
             detector = self.by_name.get(name)
             if detector is None:  # a detector since disabled
                 continue
-            if self._dues[name].get(key) != due:
-                continue  # superseded: the key's due time changed since this entry
+            queued = self._queued[name]
+            if queued.get(key) != due:
+                continue  # superseded: an earlier due time of the key was pushed since
+            del queued[key]
+            now_due = self._dues[name].get(key)
+            if now_due is None:
+                continue  # the key's state has gone, or needs no judging any more
+            if now_due != due:  # moved later since it was pushed: in its place again
+                queued[key] = now_due
+                heapq.heappush(heap, (now_due, key, name))
+                continue
             entry = self._peek(key, partition)
             old = entry["s"].get(name)
             if old is None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from detectors.base import Event
+from detectors.base import Detector, Event, Finding
 from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.registry import Registry
 from detectors.runner import Runner, watermark_key
@@ -149,3 +149,60 @@ def test_a_quiet_source_that_stays_still_stops_holding_event_time() -> None:
     assert r.watermark == T0 + DAY
     r.tick({"a": [T0 + DAY, True], "b": [T0 + 4 * DAY, False]}, 0, now=80.0)
     assert r.watermark == T0 + 4 * DAY  # still for 70 s: "a" no longer holds
+
+
+class _Expiring(Detector):
+    """Keeps the newest (or, told so, the oldest) event time per key and is due a month after
+    it: its due time moves with every event, as a retention expiry does."""
+
+    name = "expiring"
+    feeds = frozenset({"prescriptions"})
+    key_kind = "hospital"
+    stateful = True
+
+    def key(self, event: Event) -> str | None:
+        return f"{event.record['hospital_id']}|{event.record['drug_code']}"
+
+    def process(self, event: Event, key: str, state: Any, registry: Registry
+                ) -> tuple[Any, list[Finding]]:
+        return {"at": event.ts if state is None else max(event.ts, state["at"])}, []
+
+    def due(self, state: Any) -> float | None:
+        return state["at"] + 30 * DAY
+
+    def advance(self, key: str, state: Any, watermark: float, registry: Registry
+                ) -> tuple[Any, list[Finding]]:
+        return None, [self.finding(subject=key, severity="yellow", route="regulator",
+                                   sector="health", action="review", score=1.0,
+                                   summary="expired", time="", basis=(key,), evidence={})]
+
+
+def _queued(r: Runner) -> int:
+    return sum(len(heap) for heap in (r._heaps or {}).values())  # the Runner's own queue
+
+
+def test_a_busy_key_whose_due_time_moves_on_keeps_one_place_in_the_queue() -> None:
+    """A busy key's due time moves later with each event: the queue of windows to judge
+    keeps one entry for it, not one per event until the watermark passes them (bounded by
+    the keys, not the events), and the key is judged once, when its last due time comes."""
+    r = Runner({"prescriptions": [_Expiring()]}, {}, Registry())
+    feed(r, [purchase(n, T0 + n) for n in range(30_000)])
+    assert _queued(r) == 1
+    # Past its first due time, not its last: not judged yet, and still one entry.
+    assert r.handle(purchase(-1, T0 + 30 * DAY + 100), "H2").findings == []
+    assert _queued(r) == 1
+    outcome = r.handle(purchase(-2, T0 + 31 * DAY), "H2")  # a month after the last
+    assert [f.subject for f in outcome.findings] == ["H1|D1"]
+
+
+def test_a_due_time_moved_earlier_is_judged_then_and_once() -> None:
+    """A due time that moves earlier (state rebuilt, or a detector that keeps the oldest) is
+    judged at the earlier time; the later entry left in the queue judges nothing again."""
+    r = Runner({"prescriptions": [_Expiring()]}, {}, Registry())
+    feed(r, [purchase(1, T0 + 5 * DAY)])
+    r.put_state("expiring", "H1|D1", {"at": T0})  # due a month after T0 now, not after T0 + 5d
+    r.commit()
+    assert [f.subject for f in r.handle(purchase(2, T0 + 30 * DAY + 1), "H2").findings] \
+        == ["H1|D1"]
+    r.commit()
+    assert r.handle(purchase(3, T0 + 40 * DAY), "H3").findings == []  # not judged again
