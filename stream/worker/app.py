@@ -62,7 +62,7 @@ from stream.outbox import KeyPartitions, Outbox, Tracker, inner_producer, key_pa
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
 from stream.topics import check_limits, create_internal_topics
-from stream.topology import VERDICTS_TABLE, Topology
+from stream.topology import VERDICTS_TABLE, Kind, Topology
 from stream.worker.handover import Handover
 from stream.worker.keyed import Handoff, KeyedContext, KeyedStage, StateStore, Work
 from stream.worker.metrics import Metrics
@@ -163,6 +163,10 @@ class Sunlight:
         #: feed -> input source this worker reads -> whether it has nothing left to read.
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
+        #: Held while a batch is routed and while ticks are made and sent: a tick is made
+        #: either before a batch (and reaches every keyed partition ahead of its records) or
+        #: after the batch's sources were marked as not caught up (_reading).
+        self._routing = asyncio.Lock()
         self.read_ahead: ReadAhead[TopicPartition] = ReadAhead(settings.read_ahead_s)
         #: Input offsets ingested (their sends acknowledged) are committed at the next
         #: checkpoint (every ``commit_interval_s``), once the state they changed is written.
@@ -254,22 +258,13 @@ class Sunlight:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 started = time.perf_counter()
                 pending: list[Awaitable[Any]] = []
-                #: keyed partition -> the events routed there, in the order read
-                work: dict[TopicPartition, list[Handoff]] = {}
                 #: input source ("topic:partition") -> largest event time routed in this batch
                 progress: dict[str, float] = {}
-                latest_ts = time.time() + settings.future_tolerance_s
-                partitions = {topic: len(await client.partitions_for(topic))
-                              for topic in route_topics}
-                for tp, messages in batches.items():
-                    feed = feeds[tp.topic]
-                    feed.records_in.inc(len(messages))
-                    feed.last_seen.set(time.time())
-                    for message in messages:
-                        await self._ingest_one(feed, message, work, pending, latest_ts,
-                                               progress, partitions)
-                if work:
-                    pending += await self._hand_over(work, producer)
+                async with self._routing:  # no tick is made meanwhile: see _send_ticks
+                    if await self._reading(consumer, feeds, batches):
+                        await self._send_ticks_now()  # ahead of the batch's records
+                    await self._route_batch(feeds, batches, client, route_topics, producer,
+                                            pending, progress)
                 # After the batch's records are sent: no tick can say "caught up" before them
                 # (nor before the trailing batch's are acknowledged).
                 backlog = await self._note_caught_up(consumer, feeds, batches,
@@ -292,6 +287,50 @@ class Sunlight:
         finally:
             trailing.cancel()
             await consumer.stop()
+
+    async def _reading(self, consumer: AIOKafkaConsumer, feeds: dict[str, IngestFeed],
+                       batches: dict[Any, list[Any]]) -> bool:
+        """Sources last said to be caught up that have records to read now (this batch's, or
+        beyond it: the fetch that brought the batch told every partition's end) are marked as
+        not caught up, before any of the batch reaches the keyed stage. Otherwise the keyed
+        partitions would learn it only from the next tick, after the batch's records: their
+        watermark, held by no source meanwhile, would run ahead to the batch's, past records
+        of the other sources still unread (after a pause, an outage, a backfill into quiet
+        feeds), late then. Returns whether any source was marked (its tick is due first)."""
+        marked = False
+        for tp in consumer.assignment():
+            feed = feeds.get(tp.topic)
+            caught = self.source_caught_up.get(feed.name) if feed is not None else None
+            source = f"{tp.topic}:{tp.partition}"
+            if not caught or not caught.get(source):
+                continue
+            highwater = consumer.highwater(tp)
+            if tp in batches or (highwater is not None
+                                 and await consumer.position(tp) < highwater):
+                caught[source] = False
+                self._quiet_since.pop(source, None)
+                marked = True
+        return marked
+
+    async def _route_batch(self, feeds: dict[str, IngestFeed],
+                           batches: dict[Any, list[Any]], client: Any, route_topics: list[str],
+                           producer: Any, pending: list[Awaitable[Any]],
+                           progress: dict[str, float]) -> None:
+        """Decode, validate and route a batch's records: each to the keyed partitions of its
+        keys, in-process or by the repartition topics (:meth:`_hand_over`)."""
+        #: keyed partition -> the events routed there, in the order read
+        work: dict[TopicPartition, list[Handoff]] = {}
+        latest_ts = time.time() + self.settings.future_tolerance_s
+        partitions = {topic: len(await client.partitions_for(topic)) for topic in route_topics}
+        for tp, messages in batches.items():
+            feed = feeds[tp.topic]
+            feed.records_in.inc(len(messages))
+            feed.last_seen.set(time.time())
+            for message in messages:
+                await self._ingest_one(feed, message, work, pending, latest_ts, progress,
+                                       partitions)
+        if work:
+            pending += await self._hand_over(work, producer)
 
     async def _hand_over(self, work: dict[TopicPartition, list[Handoff]], producer: Any
                          ) -> list[Awaitable[Any]]:
@@ -485,31 +524,42 @@ class Sunlight:
     async def _send_ticks(self) -> None:
         """Tell every keyed partition how far in event time each input partition this worker
         reads has come: the watermark reaches partitions that no record was routed to, and a
-        topic read ahead of another cannot close windows the other is still filling."""
+        topic read ahead of another cannot close windows the other is still filling. Under
+        ``_routing``: never between a batch's records and their sources' marks (_reading), so
+        no tick says "caught up" behind records it did not count."""
+        async with self._routing:
+            await self._send_ticks_now()
+
+    async def _send_ticks_now(self) -> None:
+        """:meth:`_send_ticks`, ``_routing`` held."""
         for kind in self.topology.kinds.values():
-            # source -> [event time reached (None: nothing yet), caught up]
-            tick = {source: [self.source_progress.get(feed, {}).get(source), caught_up]
-                    for feed in kind.clock
-                    for source, caught_up in self.source_caught_up.get(feed, {}).items()}
-            # Unchanged progress is sent again now and then: a keyed partition re-judges which
-            # sources went silent (idle) only when it hears something.
-            now = time.monotonic()
-            if not tick or (tick == self._ticked.get(kind.name)
-                            and now - self._ticked_at.get(kind.name, 0.0) < 5.0):
-                continue
-            self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
-            value = orjson.dumps({"tick": tick})
-            producer = await self.app.maybe_start_producer()  # the ingest stage's producer
-            # In-process where the records went in-process: a tick never overtakes them.
-            work: dict[TopicPartition, list[Work]] = {
-                TopicPartition(kind.topic, partition): [tick]
-                for partition in range(self.settings.partitions)}
-            taken, done = await self.keyed.take(work, producer)
-            done.add_done_callback(_seen)  # its failure is the keyed stage's to raise
-            for tp in work:
-                if tp not in taken:
-                    sent = await producer.send(tp.topic, None, value, tp.partition, None, None)
-                    self.keyed.handover.track(tp, asyncio.ensure_future(sent))
+            await self._tick(kind)
+
+    async def _tick(self, kind: Kind) -> None:
+        """One key kind's tick, to each of its keyed partitions (see :meth:`_send_ticks`)."""
+        # source -> [event time reached (None: nothing yet), caught up]
+        tick = {source: [self.source_progress.get(feed, {}).get(source), caught_up]
+                for feed in kind.clock
+                for source, caught_up in self.source_caught_up.get(feed, {}).items()}
+        # Unchanged progress is sent again now and then: a keyed partition re-judges which
+        # sources went silent (idle) only when it hears something.
+        now = time.monotonic()
+        if not tick or (tick == self._ticked.get(kind.name)
+                        and now - self._ticked_at.get(kind.name, 0.0) < 5.0):
+            return
+        self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
+        value = orjson.dumps({"tick": tick})
+        producer = await self.app.maybe_start_producer()  # the ingest stage's producer
+        # In-process where the records went in-process: a tick never overtakes them.
+        work: dict[TopicPartition, list[Work]] = {
+            TopicPartition(kind.topic, partition): [tick]
+            for partition in range(self.settings.partitions)}
+        taken, done = await self.keyed.take(work, producer)
+        done.add_done_callback(_seen)  # its failure is the keyed stage's to raise
+        for tp in work:
+            if tp not in taken:
+                sent = await producer.send(tp.topic, None, value, tp.partition, None, None)
+                self.keyed.handover.track(tp, asyncio.ensure_future(sent))
 
     def outbox(self, producer: Any, tracker: Tracker | None = None) -> Outbox:
         """A produce batch on ``producer`` (the app's): messages it refuses are dead-lettered
