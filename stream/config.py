@@ -161,6 +161,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUNLIGHT_SOURCE_QUIET_S", "source_quiet_s", "a number of seconds > 0",
              _positive_seconds, "an input partition with nothing to read for this long stops "
              "holding event time back (windows close this soon after a feed ends)"),
+    Variable("SUNLIGHT_TICK_INTERVAL_S", "tick_interval_s", "a number of seconds > 0",
+             _positive_seconds, "how often the ingest stage tells every keyed partition how "
+             "far in event time each input partition has come"),
     Variable("SUNLIGHT_READ_AHEAD_S", "read_ahead_s", "a number of seconds >= 0",
              _seconds_or_zero, "draining a backlog, an input partition read this far ahead "
              "(event time) of the slowest one is held until it catches up (0: never)"),
@@ -240,6 +243,9 @@ class Settings:
     #: An input partition with nothing to read for this long (seconds) stops holding event
     #: time back: windows close this soon after a fast feed ends.
     source_quiet_s: float = 2.0
+    #: How often the ingest stage sends its watermark ticks (seconds): how soon a keyed
+    #: partition no record reaches learns that event time moved, or that a feed went quiet.
+    tick_interval_s: float = 0.5
     #: Draining a backlog, an input partition read more than this far ahead in event time of
     #: the slowest one still being read waits for it (stream/worker/readahead.py): windowed
     #: detectors then keep hours of records waiting for the watermark, not days. 0: never.

@@ -710,8 +710,8 @@ class Sunlight:
         for task in (self.load_registry, self.freeze_registry, self.dump_tasks_on_sigusr1,
                      self.run_stages, self.serve_web):
             app.task(task)
-        for interval, timer in ((0.5, self.send_ticks), (15.0, self.export_verdicts),
-                                (5.0, self.export_lag)):
+        for interval, timer in ((self.settings.tick_interval_s, self.send_ticks),
+                                (15.0, self.export_verdicts), (5.0, self.export_lag)):
             app.timer(interval=interval)(timer)
         # Partitions moved: queues of due windows are rebuilt from the recovered state.
         # (mode types a handler with mypy_extensions' NamedArg, which no plain def matches.)
