@@ -53,7 +53,6 @@ True
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -199,10 +198,12 @@ class KeyPersonnelAbsent(Detector):
         first = date.fromordinal(max(1, utc_ordinal(horizon) - 1)).isoformat()
         for job in state["jobs"]:
             first = min(first, job["next"])
-        # The days in order, from the first at or after ``first`` ((first,) sorts before any
-        # (first, projects)): cut by a binary search, not a test per day.
-        items = sorted(state["days"].items())
-        days = dict(items[bisect_left(items, (first,)):])
+        # Usually every day is kept: known by min() of the ISO dates in C, not a sort or a
+        # test per day; then the map is shared, not copied (process() copies it to change it).
+        # Judging looks days up by date, so their order in the map does not matter.
+        kept = state["days"]
+        days = (kept if not kept or min(kept) >= first
+                else {day: seen for day, seen in kept.items() if day >= first})
         if not days and not state["jobs"]:
             return None
         return {"days": days, "jobs": state["jobs"]}
