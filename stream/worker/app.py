@@ -26,6 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import faust
@@ -163,10 +164,6 @@ class Sunlight:
         #: feed -> input source this worker reads -> whether it has nothing left to read.
         self.source_caught_up: dict[str, dict[str, bool]] = {}
         self._quiet_since: dict[str, float] = {}
-        #: Held while a batch is routed and while ticks are made and sent: a tick is made
-        #: either before a batch (and reaches every keyed partition ahead of its records) or
-        #: after the batch's sources were marked as not caught up (_reading).
-        self._routing = asyncio.Lock()
         self.read_ahead: ReadAhead[TopicPartition] = ReadAhead(settings.read_ahead_s)
         #: Input offsets ingested (their sends acknowledged) are committed at the next
         #: checkpoint (every ``commit_interval_s``), once the state they changed is written.
@@ -260,11 +257,10 @@ class Sunlight:
                 pending: list[Awaitable[Any]] = []
                 #: input source ("topic:partition") -> largest event time routed in this batch
                 progress: dict[str, float] = {}
-                async with self._routing:  # no tick is made meanwhile: see _send_ticks
-                    if await self._reading(consumer, feeds, batches):
-                        await self._send_ticks_now()  # ahead of the batch's records
-                    await self._route_batch(feeds, batches, client, route_topics, producer,
-                                            pending, progress)
+                if await self._reading(consumer, feeds, batches):
+                    await self._send_ticks()  # ahead of the batch's records
+                await self._route_batch(feeds, batches, client, route_topics, producer,
+                                        pending, progress)
                 # After the batch's records are sent: no tick can say "caught up" before them
                 # (nor before the trailing batch's are acknowledged).
                 backlog = await self._note_caught_up(consumer, feeds, batches,
@@ -524,23 +520,20 @@ class Sunlight:
     async def _send_ticks(self) -> None:
         """Tell every keyed partition how far in event time each input partition this worker
         reads has come: the watermark reaches partitions that no record was routed to, and a
-        topic read ahead of another cannot close windows the other is still filling. Under
-        ``_routing``: never between a batch's records and their sources' marks (_reading), so
-        no tick says "caught up" behind records it did not count."""
-        async with self._routing:
-            await self._send_ticks_now()
-
-    async def _send_ticks_now(self) -> None:
-        """:meth:`_send_ticks`, ``_routing`` held."""
+        topic read ahead of another cannot close windows the other is still filling."""
         for kind in self.topology.kinds.values():
             await self._tick(kind)
 
-    async def _tick(self, kind: Kind) -> None:
-        """One key kind's tick, to each of its keyed partitions (see :meth:`_send_ticks`)."""
-        # source -> [event time reached (None: nothing yet), caught up]
-        tick = {source: [self.source_progress.get(feed, {}).get(source), caught_up]
+    def _tick_of(self, kind: Kind) -> dict[str, list[Any]]:
+        """What a tick of ``kind`` says now: source -> [event time reached (None: nothing yet),
+        caught up]."""
+        return {source: [self.source_progress.get(feed, {}).get(source), caught_up]
                 for feed in kind.clock
                 for source, caught_up in self.source_caught_up.get(feed, {}).items()}
+
+    async def _tick(self, kind: Kind) -> None:
+        """One key kind's tick, to each of its keyed partitions (see :meth:`_send_ticks`)."""
+        tick = self._tick_of(kind)
         # Unchanged progress is sent again now and then: a keyed partition re-judges which
         # sources went silent (idle) only when it hears something.
         now = time.monotonic()
@@ -548,16 +541,19 @@ class Sunlight:
                         and now - self._ticked_at.get(kind.name, 0.0) < 5.0):
             return
         self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
-        value = orjson.dumps({"tick": tick})
         producer = await self.app.maybe_start_producer()  # the ingest stage's producer
-        # In-process where the records went in-process: a tick never overtakes them.
+        # In-process where the records went in-process: a tick never overtakes them. What it
+        # says is read when it runs, or as it is sent, not now: a batch routed meanwhile
+        # (after _reading marked its sources) is never followed by a tick from before it,
+        # whose "caught up" would free event time from sources with records still unread.
         work: dict[TopicPartition, list[Work]] = {
-            TopicPartition(kind.topic, partition): [tick]
+            TopicPartition(kind.topic, partition): [partial(self._tick_of, kind)]
             for partition in range(self.settings.partitions)}
         taken, done = await self.keyed.take(work, producer)
         done.add_done_callback(_seen)  # its failure is the keyed stage's to raise
         for tp in work:
             if tp not in taken:
+                value = orjson.dumps({"tick": self._tick_of(kind)})
                 sent = await producer.send(tp.topic, None, value, tp.partition, None, None)
                 self.keyed.handover.track(tp, asyncio.ensure_future(sent))
 

@@ -152,8 +152,9 @@ class Handoff:
         })
 
 
-#: A keyed partition's work handed over in-process: events, and watermark ticks (a mapping).
-Work = Handoff | Mapping[str, Any]
+#: A keyed partition's work handed over in-process: events, and watermark ticks (a mapping,
+#: or what makes it when the tick runs: what it says is then as new as what ran before it).
+Work = Handoff | Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -457,7 +458,7 @@ class KeyedStage:
                               alerts)
             return
         runner, now = self.runners[kind], time.time()
-        outcome = runner.tick(work, partition, now)
+        outcome = runner.tick(work() if callable(work) else work, partition, now)
         await self.context.publisher.settle(outcome, None, now, pending, alerts)
         runner.commit()
 
@@ -485,8 +486,9 @@ class KeyedStage:
             event = item.event
             topic, partition, offset, raw, key = (event.topic, event.partition, event.offset,
                                                   item.raw, item.raw_key)
-        elif isinstance(item, Mapping):  # a tick handed over: nothing of an input to keep
-            topic, partition, offset, raw, key = "", -1, -1, orjson.dumps(item), None
+        elif isinstance(item, Mapping) or callable(item):  # a tick handed over: no input
+            tick = item() if callable(item) else item
+            topic, partition, offset, raw, key = "", -1, -1, orjson.dumps(tick), None
         else:
             topic, partition, offset, raw, key = (item.topic, item.partition, item.offset,
                                                   item.value, item.key)
