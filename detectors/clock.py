@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -25,6 +26,17 @@ def midnight(day: str | int, offset_s: float = 0.0) -> float:
     of ``offset_s`` seconds."""
     ordinal = date.fromisoformat(day).toordinal() if isinstance(day, str) else day
     return (ordinal - _EPOCH_ORDINAL) * DAY - offset_s
+
+
+@lru_cache(maxsize=256)
+def iso_date(ordinal: int) -> str:
+    """The ISO date of a proleptic ordinal. Remembered: a detector's forget() runs after
+    every event, with a horizon whose date changes once a day.
+
+    >>> iso_date(utc_ordinal(0.0))
+    '1970-01-01'
+    """
+    return date.fromordinal(ordinal).isoformat()
 
 
 def day_end(time: str) -> float:

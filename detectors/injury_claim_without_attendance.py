@@ -33,7 +33,7 @@ from operator import itemgetter
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
-from detectors.clock import DAY, midnight, utc_ordinal
+from detectors.clock import DAY, iso_date, midnight, utc_ordinal
 from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 
@@ -41,13 +41,7 @@ from detectors.registry import Registry
 _LAST = itemgetter(-1)
 
 
-# forget() runs after every event, with a horizon that changes day once a day: the dates it
-# needs are remembered rather than computed per event.
-@lru_cache(maxsize=64)
-def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()
-
-
+# forget() runs after every event: the dates it needs are remembered, not computed per event.
 @lru_cache(maxsize=1024)
 def _days_before(day: str, days: int) -> str:
     return (date.fromisoformat(day) - timedelta(days=days)).isoformat()
@@ -144,7 +138,7 @@ class InjuryClaimWithoutAttendance(Detector):
         # Check-ins older than any claim still to come (or waiting) can look back to: a day
         # before the horizon's date (the records' own UTC offsets), minus the lookback.
         lookback = self.params["lookback_days"]
-        first = _day(max(1, utc_ordinal(horizon) - 1 - lookback))
+        first = iso_date(max(1, utc_ordinal(horizon) - 1 - lookback))
         for claim in state["claims"]:
             first = min(first, _days_before(claim[3], lookback))
         # Usually every day of a project is kept: known by its first (they are sorted), not a

@@ -57,7 +57,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from detectors.base import RED, REVIEW, YELLOW, Detector, Event, Finding
-from detectors.clock import DAY, add_days, midnight, monday_of, utc_ordinal
+from detectors.clock import DAY, add_days, iso_date, midnight, monday_of, utc_ordinal
 from detectors.evidence import evidence
 from detectors.links import expiry
 from detectors.registry import Registry
@@ -195,7 +195,7 @@ class KeyPersonnelAbsent(Detector):
     def forget(self, state: Any, horizon: float) -> Any:
         # A day before the horizon's (a day's margin for the records' own UTC offsets), unless
         # a job still has to judge it.
-        first = date.fromordinal(max(1, utc_ordinal(horizon) - 1)).isoformat()
+        first = iso_date(max(1, utc_ordinal(horizon) - 1))
         for job in state["jobs"]:
             first = min(first, job["next"])
         # Usually every day is kept: known by min() of the ISO dates in C, not a sort or a
