@@ -45,6 +45,7 @@ evidence of their largest purchases). In the first ``retain`` days, the daily to
 from __future__ import annotations
 
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 from detectors.base import REVIEW, YELLOW, Detector, Event, Finding
@@ -53,6 +54,9 @@ from detectors.evidence import evidence, record_ref
 from detectors.registry import Registry
 from detectors.scoring import DEFAULTS as SCORER_DEFAULTS
 from detectors.scoring import SCORER_PARAMETERS_DOC, Scorer
+
+#: An open day's end (epoch seconds): due() asks each open day's after every event.
+_END = itemgetter("e")
 
 SUBJECT_PREFIX = "hospital_drug:"
 
@@ -134,7 +138,7 @@ class DrugPurchaseSpike(Detector):
         days = state["o"]
         if not days:
             return None
-        return min(entry["e"] for entry in days.values()) + self.lateness_s
+        return min(map(_END, days.values())) + self.lateness_s
 
     def advance(
         self, key: str, state: Any, watermark: float, registry: Registry
