@@ -543,9 +543,10 @@ class Sunlight:
         self._ticked[kind.name], self._ticked_at[kind.name] = tick, now
         producer = await self.app.maybe_start_producer()  # the ingest stage's producer
         # In-process where the records went in-process: a tick never overtakes them. What it
-        # says is read when it runs, or as it is sent, not now: a batch routed meanwhile
-        # (after _reading marked its sources) is never followed by a tick from before it,
-        # whose "caught up" would free event time from sources with records still unread.
+        # says is read as the keyed partitions are found takeable (KeyedStage.take), or as it
+        # is sent, not now: a batch routed meanwhile (after _reading marked its sources) is
+        # never followed by a tick from before it, whose "caught up" would free event time
+        # from sources with records still unread.
         work: dict[TopicPartition, list[Work]] = {
             TopicPartition(kind.topic, partition): [partial(self._tick_of, kind)]
             for partition in range(self.settings.partitions)}

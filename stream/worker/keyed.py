@@ -357,11 +357,18 @@ class KeyedStage:
             if not taken:
                 done.set_result(None)
                 return taken, done
+            # A tick handed over as what makes it is made now, with no wait since the
+            # partitions were found takeable: it then says what was true when they had run
+            # everything sent to them, no more (a batch acknowledged meanwhile may have records
+            # on their way to one of them by its topic) and no less (a batch's "not caught up"
+            # marks made before this are in it).
+            ready = {tp: [item() if callable(item) else item for item in work[tp]]
+                     for tp in taken}
             started = time.perf_counter()
             pending: list[Awaitable[Any]] = []
             alerts = self.context.publisher.outbox(producer)
             for tp in taken:
-                await self._partition(tp, work[tp], self._work, pending, alerts)
+                await self._partition(tp, ready[tp], self._work, pending, alerts)
             # Its state is written at the ingest stage's next checkpoint.
             finish = await self._close(pending, alerts, {}, producer, started, write=False)
             await self.trailing.then(_signalling(finish, done))
