@@ -152,9 +152,10 @@ class Handoff:
         })
 
 
-#: A keyed partition's work handed over in-process: events, and watermark ticks (a mapping,
-#: or what makes it when the tick runs: what it says is then as new as what ran before it).
-Work = Handoff | Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+#: A keyed partition's work handed over in-process: events, and watermark ticks (a mapping).
+Ready = Handoff | Mapping[str, Any]
+#: ... as handed over: a tick may come as what makes it (:meth:`KeyedStage.take` says when).
+Work = Ready | Callable[[], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -362,8 +363,8 @@ class KeyedStage:
             # everything sent to them, no more (a batch acknowledged meanwhile may have records
             # on their way to one of them by its topic) and no less (a batch's "not caught up"
             # marks made before this are in it).
-            ready = {tp: [item() if callable(item) else item for item in work[tp]]
-                     for tp in taken}
+            ready: dict[TopicPartition, list[Ready]] = {
+                tp: [item() if callable(item) else item for item in work[tp]] for tp in taken}
             started = time.perf_counter()
             pending: list[Awaitable[Any]] = []
             alerts = self.context.publisher.outbox(producer)
@@ -457,7 +458,7 @@ class KeyedStage:
         await self._event(event, message.key.decode(), envelope["ingest_ts"], kind,
                           partition, pending, alerts)
 
-    async def _work(self, work: Work, kind: str, partition: int,
+    async def _work(self, work: Ready, kind: str, partition: int,
                     pending: list[Awaitable[Any]], alerts: Outbox) -> None:
         """An event handed over in-process, or a watermark tick."""
         if isinstance(work, Handoff):
@@ -465,7 +466,7 @@ class KeyedStage:
                               alerts)
             return
         runner, now = self.runners[kind], time.time()
-        outcome = runner.tick(work() if callable(work) else work, partition, now)
+        outcome = runner.tick(work, partition, now)
         await self.context.publisher.settle(outcome, None, now, pending, alerts)
         runner.commit()
 
@@ -493,9 +494,8 @@ class KeyedStage:
             event = item.event
             topic, partition, offset, raw, key = (event.topic, event.partition, event.offset,
                                                   item.raw, item.raw_key)
-        elif isinstance(item, Mapping) or callable(item):  # a tick handed over: no input
-            tick = item() if callable(item) else item
-            topic, partition, offset, raw, key = "", -1, -1, orjson.dumps(tick), None
+        elif isinstance(item, Mapping):  # a tick handed over: nothing of an input to keep
+            topic, partition, offset, raw, key = "", -1, -1, orjson.dumps(item), None
         else:
             topic, partition, offset, raw, key = (item.topic, item.partition, item.offset,
                                                   item.value, item.key)
