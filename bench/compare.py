@@ -36,6 +36,11 @@ DEFAULT_SAME = "keyed events processed / alerts"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
+def shown(value: float) -> str:
+    """A figure as printed: whole numbers with separators, ratios (below 100) to 3 places."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+
+
 def figure(output: str, label: str) -> float | None:
     """The last number on the first line of ``output`` containing ``label`` (None: none).
 
@@ -85,8 +90,8 @@ class Summary:
 
     def row(self) -> str:
         def spread(values: list[float]) -> str:
-            return (f"{statistics.median(values):,.0f} ({min(values):,.0f}-"
-                    f"{max(values):,.0f})")
+            return (f"{shown(statistics.median(values))} ({shown(min(values))}-"
+                    f"{shown(max(values))})")
         return (f"{self.label:<32} {spread(self.new):>26} {spread(self.base):>26} "
                 f"{self.ratio:>7.3f} {self.pairwise:>9.3f}")
 
@@ -116,17 +121,17 @@ def run(side: Side, command: Sequence[str], figures: Sequence[str], same: str,
     if result.returncode != 0:
         raise SystemExit(f"{side.name} ({side.tree}) failed, exit {result.returncode}:\n"
                          + "\n".join(result.stderr.splitlines()[-20:]))
-    shown = []
+    figures_shown: list[str] = []
     for label in figures:
         value = figure(result.stdout, label)
         if value is None:
             raise SystemExit(f"{side.name}: no line with {label!r} in the output of "
                              f"{' '.join(command)}")
         side.values.setdefault(label, []).append(value)
-        shown.append(f"{label} {value:,.0f}")
+        figures_shown.append(f"{label} {shown(value)}")
     side.same.append(line_with(result.stdout, same) if same else None)
     load = os.getloadavg()[0]
-    print(f"  {side.name:<5} run {len(side.same)}: {'; '.join(shown)} (load {load:.1f})",
+    print(f"  {side.name:<5} run {len(side.same)}: {'; '.join(figures_shown)} (load {load:.1f})",
           flush=True)
 
 
