@@ -28,6 +28,7 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -102,6 +103,22 @@ def watermark_key(partition: int) -> str:
     return f"\x00watermark:{partition}"
 
 
+#: A key's dedupe ids are kept in its entry while they are at most this many. Beyond, they are
+#: written apart, in chunks (:func:`seen_chunk_key`): a busy key's entry, written at every
+#: checkpoint, then carries the ids seen since the last one, not the up to ``dedupe_max_ids``
+#: it holds (a busy payer's 1,000 ids were 45 KB of each write).
+SEEN_INLINE = 64
+#: A key's ids in more chunks than this are written again as one (its entry lists them).
+SEEN_CHUNKS = 32
+SEEN_CHUNK_PREFIX = "\x00seen:"
+
+
+def seen_chunk_key(key: str, number: int) -> str:
+    """The state key of chunk ``number`` of ``key``'s dedupe ids (internal keys start with NUL;
+    the key's partition is its owner's)."""
+    return f"{SEEN_CHUNK_PREFIX}{number}:{key}"
+
+
 def by_kind(detectors: Iterable[Detector]) -> dict[str, dict[str, list[Detector]]]:
     """Detectors grouped by key kind, then by input feed: one Runner (and, live, one internal
     topic and state table) per kind."""
@@ -110,6 +127,12 @@ def by_kind(detectors: Iterable[Detector]) -> dict[str, dict[str, list[Detector]
         for feed in sorted(detector.feeds):
             kinds.setdefault(detector.key_kind, {}).setdefault(feed, []).append(detector)
     return kinds
+
+
+def _forget(state: MutableMapping[str, Any], key: str) -> None:
+    """Delete ``key`` from ``state`` if it is there (live: a tombstone on the changelog)."""
+    if state.get(key) is not None:
+        del state[key]
 
 
 class Runner:
@@ -151,6 +174,8 @@ class Runner:
         self._routed: tuple[Event | None, list[tuple[str, ...]]] = (None, [])
         #: Entries changed since the last commit(), by key.
         self._staged: dict[str, dict[str, Any]] = {}
+        #: Per key, the dedupe ids added since its entry was last written (the next chunk).
+        self._added: dict[str, int] = {}
         #: Decoded entries of recently used keys (busy keys are not decoded per event), and
         #: the keys committed but not yet written to ``state``.
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -284,6 +309,8 @@ class Runner:
         # crash) by the latest event time seen, which only grows.
         latest = self._latest[partition] = max(self._latest.get(partition, event.ts), event.ts)
         self._remember(entry, seen_id, now if now is not None else latest)
+        added = self._added
+        added[key] = added.get(key, 0) + 1
         self._advance(partition, outcome)
         return outcome
 
@@ -327,21 +354,55 @@ class Runner:
         # A store split by partition (the worker's) is told each key's: changes may have
         # waited through several batches of different partitions.
         place = getattr(state, "place", None)
+        added = self._added
         for key in self._dirty:
             entry = cache[key]
             if place is not None:
                 place(entry["p"])
             if entry["s"] or entry["seen"] or "wm" in entry:
+                wire = entry
+                if "sc" in entry or len(entry["seen"]) > SEEN_INLINE:
+                    wire = self._write_seen(key, entry, added.get(key, 0))
                 # A copy: orjson's own result keeps a 4 KB buffer whatever its length
                 # (tracemalloc), 20x the entry's size in a table of a million keys.
-                state[key] = bytes(memoryview(orjson.dumps(entry)))
-            elif state.get(key) is not None:
-                del state[key]
+                state[key] = bytes(memoryview(orjson.dumps(wire)))
+            else:
+                for number, _ in entry.pop("sc", ()):
+                    _forget(state, seen_chunk_key(key, number))
+                _forget(state, key)
+        added.clear()
         written = len(self._dirty)
         self._dirty.clear()
         while len(cache) > self.cache_size:  # all clean now: the oldest can go
             cache.popitem(last=False)
         return written
+
+    def _write_seen(self, key: str, entry: dict[str, Any], added: int) -> dict[str, Any]:
+        """Write the key's dedupe ids apart: the ``added`` since the last write as a new chunk,
+        tombstones for chunks whose every id has been forgotten. Returns the entry as written
+        (its ids replaced by the chunks that hold them, "sc": [[number, ids], ...] in order,
+        and their count "sn": the last "sn" ids of the chunks are the key's)."""
+        state, seen = self.state, entry["seen"]
+        count = len(seen)
+        chunks: list[list[int]] = entry.get("sc", [])
+        if not chunks or len(chunks) >= SEEN_CHUNKS:  # all of them in one chunk
+            for number, _ in chunks:
+                _forget(state, seen_chunk_key(key, number))
+            chunks, added = [], count
+        added = min(added, count)
+        if added:
+            number = entry.get("sx", 0)
+            ids = dict(reversed(list(islice(reversed(seen.items()), added)))) \
+                if added < count else seen
+            state[seen_chunk_key(key, number)] = bytes(memoryview(orjson.dumps(ids)))
+            chunks.append([number, added])
+            entry["sx"] = number + 1
+        held = sum(ids for _, ids in chunks)
+        while chunks and held - chunks[0][1] >= count:  # its ids are all forgotten
+            held -= chunks[0][1]
+            _forget(state, seen_chunk_key(key, chunks.pop(0)[0]))
+        entry["sc"], entry["sn"] = chunks, count
+        return {name: value for name, value in entry.items() if name != "seen"}
 
     def mark_seen(self, event: Event, key: str) -> None:
         """The event's findings are published: record it as seen (see :meth:`commit`)."""
@@ -354,6 +415,8 @@ class Runner:
     def states(self, name: str) -> Iterator[tuple[str, Any]]:
         """(key, state) of every key detector ``name`` keeps state for."""
         for key in list(self.state.keys()):
+            if key.startswith("\x00"):  # a watermark, dedupe ids
+                continue
             state = self.detector_state(name, key)
             if state is not None:
                 yield key, state
@@ -374,9 +437,22 @@ class Runner:
         entry = self._staged.get(key) or self._cache.get(key)
         if entry is None:
             raw = self.state.get(key)
-            entry = orjson.loads(raw) if raw is not None else {"p": partition, "s": {},
-                                                                "seen": {}}
+            if raw is None:
+                return {"p": partition, "s": {}, "seen": {}}
+            entry = orjson.loads(raw)
+            if "sc" in entry:  # its dedupe ids are in chunks (see _write_seen)
+                entry["seen"] = self._read_seen(key, entry)
         return entry
+
+    def _read_seen(self, key: str, entry: dict[str, Any]) -> dict[str, float]:
+        """The dedupe ids of an entry written with them in chunks: the last "sn" of them."""
+        pairs: list[tuple[str, float]] = []
+        for number, _ in entry["sc"]:
+            raw = self.state.get(seen_chunk_key(key, number))
+            if raw is not None:
+                pairs.extend(orjson.loads(raw).items())
+        count = entry["sn"]
+        return dict(pairs[len(pairs) - count:] if count else ())
 
     def _remember(self, entry: dict[str, Any], seen_id: str, ts: float) -> None:
         """Mark an event seen at stream time ``ts``, and forget ids seen more than the dedupe
@@ -436,9 +512,11 @@ class Runner:
             self._queued = {name: {} for name in self.by_name}
             for key in list(self.state.keys()):
                 raw = self.state.get(key)
-                if raw is None:
+                if raw is None or key.startswith(SEEN_CHUNK_PREFIX):
                     continue
                 entry = orjson.loads(raw)
+                if "sc" in entry:
+                    entry["seen"] = self._read_seen(key, entry)
                 if "wm" in entry:  # the watermark goes on from where the state left it
                     if entry["wm"] > self.watermarks.get(entry["p"], float("-inf")):
                         self.watermarks[entry["p"]] = entry["wm"]

@@ -9,7 +9,14 @@ import orjson
 from detectors.base import Detector, Event, Finding
 from detectors.drug_purchase_spike import DrugPurchaseSpike
 from detectors.registry import Registry
-from detectors.runner import Runner, watermark_key
+from detectors.runner import (
+    SEEN_CHUNK_PREFIX,
+    SEEN_CHUNKS,
+    SEEN_INLINE,
+    Runner,
+    seen_chunk_key,
+    watermark_key,
+)
 
 DAY = 86400.0
 T0 = 1_778_000_000.0  # 2026-05-05
@@ -63,6 +70,89 @@ def test_ids_are_forgotten_after_the_horizon_and_beyond_the_cap() -> None:
     assert list(seen) == ["prescriptions|p2", "prescriptions|p3", "prescriptions|p4"]
     feed(r, [purchase(10, T0 + 3 * DAY)])  # the watermark moves two days on
     assert list(orjson.loads(r.state["H1|D1"])["seen"]) == ["prescriptions|p10"]
+
+
+def seen_ids(r: Runner, key: str = "H1|D1") -> list[str]:
+    """The dedupe ids of ``key`` as written to the state, oldest first: in its entry, or in
+    the chunks its entry lists (the last "sn" of theirs)."""
+    entry = orjson.loads(r.state[key])
+    if "seen" in entry:
+        return list(entry["seen"])
+    ids = [i for number, _ in entry["sc"]
+           for i in orjson.loads(r.state[seen_chunk_key(key, number)])]
+    return ids[len(ids) - entry["sn"]:]
+
+
+def chunk_keys(r: Runner) -> set[str]:
+    return {key for key in r.state if key.startswith(SEEN_CHUNK_PREFIX)}
+
+
+def is_duplicate_after_restart(state: dict[str, Any], event: Event, **options: Any) -> bool:
+    """Whether a Runner started on a copy of ``state`` takes ``event`` for a duplicate."""
+    restarted = Runner({"prescriptions": [DrugPurchaseSpike()]}, dict(state), Registry(),
+                       **options)
+    return restarted.handle(event, "H1|D1").duplicate
+
+
+def test_a_busy_keys_write_carries_only_the_ids_seen_since_the_last() -> None:
+    r = runner(batch_writes=True)
+    feed(r, [purchase(n, T0 + n * 60) for n in range(200)])
+    r.flush()
+    assert b"prescriptions|p" not in r.state["H1|D1"]  # the ids are apart from the state
+    assert seen_ids(r) == [f"prescriptions|p{n}" for n in range(200)]
+    before = dict(r.state)
+    feed(r, [purchase(n, T0 + n * 60) for n in range(200, 205)])
+    r.flush()
+    [new] = chunk_keys(r) - before.keys()
+    assert list(orjson.loads(r.state[new])) == [f"prescriptions|p{n}" for n in range(200, 205)]
+    assert {key for key in before if r.state.get(key) != before[key]} == {"H1|D1", watermark_key(0)}
+    assert seen_ids(r) == [f"prescriptions|p{n}" for n in range(205)]
+
+
+def test_a_few_ids_stay_in_the_keys_entry() -> None:
+    r = runner(batch_writes=True)
+    feed(r, [purchase(n, T0 + n * 60) for n in range(SEEN_INLINE)])
+    r.flush()
+    assert len(orjson.loads(r.state["H1|D1"])["seen"]) == SEEN_INLINE
+    assert chunk_keys(r) == set()
+
+
+def test_ids_in_chunks_are_known_after_a_restart_exactly_as_before() -> None:
+    # The cap forgets ids from chunks still written (their later ids are kept): after a
+    # restart the key knows the same last 100 ids, no more.
+    r = runner(batch_writes=True, dedupe_max_ids=100)
+    for start in range(0, 150, 10):
+        feed(r, [purchase(n, T0 + n * 60) for n in range(start, start + 10)])
+        r.flush()
+    assert seen_ids(r) == [f"prescriptions|p{n}" for n in range(50, 150)]
+    assert is_duplicate_after_restart(r.state, purchase(50, T0 + 50 * 60), dedupe_max_ids=100)
+    assert is_duplicate_after_restart(r.state, purchase(149, T0 + 149 * 60),
+                                      dedupe_max_ids=100)
+    assert not is_duplicate_after_restart(r.state, purchase(49, T0 + 49 * 60),
+                                          dedupe_max_ids=100)
+
+
+def test_a_keys_chunks_stay_few_and_forgotten_ones_are_deleted() -> None:
+    r = runner(batch_writes=True, dedupe_max_ids=100)
+    for n in range(500):  # one id per write: a chunk each
+        feed(r, [purchase(n, T0 + n * 60)])
+        r.flush()
+        entry = orjson.loads(r.state["H1|D1"])
+        listed = {seen_chunk_key("H1|D1", number) for number, _ in entry.get("sc", ())}
+        assert chunk_keys(r) == listed
+        assert len(listed) <= SEEN_CHUNKS
+    assert seen_ids(r) == [f"prescriptions|p{n}" for n in range(400, 500)]
+
+
+def test_ids_written_in_the_entry_by_earlier_versions_are_read_and_then_chunked() -> None:
+    r = runner(batch_writes=True)
+    ids = {f"prescriptions|p{n}": T0 + n * 60 for n in range(100)}
+    r.state["H1|D1"] = orjson.dumps({"p": 0, "s": {}, "seen": ids})
+    assert feed(r, [purchase(7, T0 + 7 * 60), purchase(100, T0 + 100 * 60)]) == [True, False]
+    r.flush()
+    assert "seen" not in orjson.loads(r.state["H1|D1"])
+    assert seen_ids(r) == [*ids, "prescriptions|p100"]
+    assert is_duplicate_after_restart(r.state, purchase(7, T0 + 7 * 60))
 
 
 def test_batched_writes_reach_the_state_once_per_key_at_flush() -> None:
