@@ -260,7 +260,7 @@ class Settings:
     #: committed (Kafka Streams' commit.interval.ms): a busy key changed by many batches is
     #: written once per interval, not once per batch. A crash redoes at most this much input
     #: (the same alerts, ids unchanged). 0: after every batch.
-    commit_interval_s: float = 1.0
+    commit_interval_s: float = 5.0
     #: How long the group waits for a silent (crashed) worker before handing its partitions on.
     session_timeout_s: float = 30.0
     #: Bearer token the payment pre-check (POST /v1/precheck) requires; unset: no caller is let in.
