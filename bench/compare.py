@@ -37,8 +37,9 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
 def shown(value: float) -> str:
-    """A figure as printed: whole numbers with separators, ratios (below 100) to 3 places."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+    """A figure as printed: whole numbers with separators from 100 on, smaller ones (CPU
+    microseconds, ratios) to 3 significant figures."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def figure(output: str, label: str) -> float | None:
