@@ -58,7 +58,7 @@ from stream.ingest import (
     is_deletion,
     registry_key_error,
 )
-from stream.kafka import Checkpoints, Trailing, consumer_lag
+from stream.kafka import Checkpoints, Trailing, consumer_lag, fetch_next
 from stream.outbox import KeyPartitions, Outbox, Tracker, inner_producer, key_partition
 from stream.privacy import failure, mask
 from stream.security import client_options, faust_credentials
@@ -259,6 +259,8 @@ class Sunlight:
                 progress: dict[str, float] = {}
                 if await self._reading(consumer, feeds, batches):
                     await self._send_ticks()  # ahead of the batch's records
+                if batches:  # not before: a tick meanwhile must know of the batch's sources
+                    await fetch_next()
                 await self._route_batch(feeds, batches, client, route_topics, producer,
                                         pending, progress)
                 # After the batch's records are sent: no tick can say "caught up" before them

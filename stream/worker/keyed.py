@@ -47,7 +47,7 @@ from detectors.runner import Outcome, Runner
 from schemas import RecordError
 from stream.config import FEEDBACK_FEEDS, Settings
 from stream.ingest import Rejected, dead_letter
-from stream.kafka import Checkpoints, Trailing, partition_counts
+from stream.kafka import Checkpoints, Trailing, fetch_next, partition_counts
 from stream.outbox import Outbox
 from stream.privacy import failure
 from stream.security import client_options
@@ -320,6 +320,7 @@ class KeyedStage:
                 checkpoint = self.checkpoints.due()
                 started = time.perf_counter()
                 self.handover.fetched = set(batches)  # read, not yet run: no handover there
+                await fetch_next()
                 async with self._lock:
                     finish = await self._batch(batches, producer, started, checkpoint)
                     self.handover.fetched = set()
