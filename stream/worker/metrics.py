@@ -131,8 +131,9 @@ class Metrics:
             "Event time (epoch seconds) up to which a stage's windows are judged: the lowest "
             "watermark of this worker's partitions of it (per key kind)", ["stage"], registry=r)
         self.state_keys = Gauge(
-            "sunlight_state_keys", "Keys with state (detector state or recent event ids) held "
-            "by this worker, per key kind", ["kind"], registry=r)
+            "sunlight_state_keys", "State entries held by this worker, per key kind: a key's "
+            "(detector state and recent event ids), the chunks of a busy key's ids, a "
+            "partition's watermark", ["kind"], registry=r)
         self.state_restore_seconds = Histogram(
             "sunlight_state_restore_seconds",
             "Time to restore assigned partitions' state from their changelogs", registry=r)
