@@ -14,8 +14,9 @@ callbacks timing each pass): the collector took 5.5 s of the 28 s drain (20 full
 Most young objects a worker keeps are detector states, each event's new state replacing the
 key's last: alive at the next young collection, they are walked there, then again in the middle
 generation's. Since the same drain (10 s) was timed again: 49 young passes and 3 middle ones
-took 0.75-0.88 s at 20,000; 2-3 young passes and no middle one 0.21-0.32 s at 200,000 (a
-batch's records are freed before a pass sees them), with the same peak RSS.
+took 0.76 and 0.88 s at 20,000 (2 runs); 2-3 young passes and no middle one 0.21, 0.32 and
+0.48 s at 200,000 (3 runs: a batch's records are freed before a pass sees them), with the
+same peak RSS.
 """
 
 from __future__ import annotations
